@@ -1,0 +1,121 @@
+//! What a run of several days did, for the terminal.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use anyhow::Result;
+use ovom_core::ports::{Value, Warehouse};
+use ovom_core::sql::{self, Dialect};
+
+use crate::pipeline::DayRun;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    pub days: usize,
+    pub succeeded: usize,
+    pub loaded: u64,
+    pub rejected: BTreeMap<String, u64>,
+    pub duplicates: u64,
+    pub quarantined: BTreeMap<String, u64>,
+    pub checks_passed: u64,
+    pub checks_run: u64,
+    /// Total time and runs of each state, by state name, in first-run order.
+    pub steps: Vec<(String, Duration, u32)>,
+    pub failure: Option<String>,
+}
+
+impl Summary {
+    /// Add one execution: its states' times, its checks, and where the day's
+    /// lines went as the warehouse now records them.
+    pub fn add(&mut self, run: &DayRun, wh: &mut dyn Warehouse) -> Result<()> {
+        self.days += 1;
+        for r in &run.states {
+            match self.steps.iter_mut().find(|(name, _, _)| *name == r.name) {
+                Some(step) => {
+                    step.1 += r.duration;
+                    step.2 += 1;
+                }
+                None => self.steps.push((r.name.clone(), r.duration, 1)),
+            }
+        }
+        match &run.result {
+            Ok(output) => {
+                self.succeeded += 1;
+                for check in output["quality"]["checks"].as_array().into_iter().flatten() {
+                    self.checks_run += 1;
+                    self.checks_passed += u64::from(check["passed"].as_bool() == Some(true));
+                }
+            }
+            Err(f) => {
+                self.failure = Some(format!(
+                    "execution {} for {} failed in state {}: {}: {}",
+                    run.execution_id,
+                    run.logical_date,
+                    run.failed_state.as_deref().unwrap_or(&f.state),
+                    f.error,
+                    f.cause
+                ));
+            }
+        }
+        let params = [("logical_date", Value::Text(run.logical_date.to_string()))];
+        for row in wh.query(sql::file(Dialect::DuckDb, "reports/day_outcomes")?, &params)? {
+            let n = row[2].as_i64().unwrap_or(0) as u64;
+            let reason = row[1].to_string();
+            match row[0].to_string().as_str() {
+                "loaded" => self.loaded += n,
+                "duplicate" => self.duplicates += n,
+                "rejected" => *self.rejected.entry(reason).or_default() += n,
+                "quarantined" => *self.quarantined.entry(reason).or_default() += n,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    pub fn render(&self, elapsed: Duration) -> String {
+        let mut s = String::new();
+        let rejected: u64 = self.rejected.values().sum();
+        let quarantined: u64 = self.quarantined.values().sum();
+        let _ = writeln!(
+            s,
+            "days        {} run, {} succeeded, in {:.2} s",
+            self.days,
+            self.succeeded,
+            elapsed.as_secs_f64()
+        );
+        let _ = writeln!(s, "loaded      {}", self.loaded);
+        let _ = writeln!(s, "rejected    {rejected}{}", breakdown(&self.rejected));
+        let _ = writeln!(s, "duplicates  {}", self.duplicates);
+        let _ = writeln!(
+            s,
+            "quarantined {quarantined}{}",
+            breakdown(&self.quarantined)
+        );
+        let _ = writeln!(
+            s,
+            "checks      {} of {} passed",
+            self.checks_passed, self.checks_run
+        );
+        let _ = writeln!(s, "time per step (total over days):");
+        for (name, total, runs) in &self.steps {
+            let _ = writeln!(
+                s,
+                "  {name:<18} {:>8.1} ms  ({runs} runs)",
+                total.as_secs_f64() * 1e3
+            );
+        }
+        if let Some(f) = &self.failure {
+            let _ = writeln!(s, "FAILED: {f}");
+        }
+        s
+    }
+}
+
+fn breakdown(by: &BTreeMap<String, u64>) -> String {
+    if by.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = by.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    format!("  ({})", parts.join(", "))
+}

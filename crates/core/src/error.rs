@@ -1,0 +1,111 @@
+//! The error contract between the tasks and the state machine.
+//!
+//! Each variant's [`TaskError::name`] is the `Error` a failed task reports, and
+//! exactly the names `statemachine/pipeline.asl.json` lists in its `Retry` and
+//! `Catch` rules (a test keeps the two in agreement).
+
+use std::fmt;
+
+/// Everything that can make a task fail.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    /// The task's parameters are invalid. Never retried: the same input
+    /// would fail the same way.
+    #[error("invalid parameter `{field}`: {reason}")]
+    InvalidParameters { field: String, reason: String },
+
+    /// A strict run met a line that is not a valid record, or a day had more
+    /// malformed lines than the allowed maximum.
+    #[error("malformed input in {file} line {line}: {reason}")]
+    MalformedInput {
+        file: String,
+        line: u64,
+        reason: String,
+    },
+
+    /// The warehouse is locked by another writer, throttled or starting up.
+    /// Transient: retried with backoff.
+    #[error("warehouse busy: {0}")]
+    WarehouseBusy(String),
+
+    /// A statement failed for a reason that will not go away by retrying.
+    #[error("warehouse statement failed: {0}")]
+    WarehouseError(String),
+
+    /// The object store could not be reached or throttled the request.
+    /// Transient: retried with backoff.
+    #[error("object store unavailable: {0}")]
+    StoreUnavailable(String),
+
+    /// The object store refused a request or returned something unreadable.
+    #[error("object store error on `{key}`: {detail}")]
+    StoreError { key: String, detail: String },
+
+    /// A quality check did not hold.
+    #[error("quality check `{check}` failed for {logical_date}: got {got}, expected {comparison} {expected}")]
+    QualityCheckFailed {
+        check: String,
+        logical_date: String,
+        got: i64,
+        comparison: &'static str,
+        expected: i64,
+    },
+}
+
+/// The retry class of an error, as the state machine treats it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Retried with exponential backoff and jitter.
+    Transient,
+    /// Retried once or twice, then the execution fails.
+    Check,
+    /// Never retried.
+    Never,
+}
+
+impl TaskError {
+    /// Every error name, in the order the variants are declared.
+    pub const NAMES: [&'static str; 7] = [
+        "InvalidParameters",
+        "MalformedInput",
+        "WarehouseBusy",
+        "WarehouseError",
+        "StoreUnavailable",
+        "StoreError",
+        "QualityCheckFailed",
+    ];
+
+    /// The name the state machine matches in `ErrorEquals`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::InvalidParameters { .. } => Self::NAMES[0],
+            Self::MalformedInput { .. } => Self::NAMES[1],
+            Self::WarehouseBusy(_) => Self::NAMES[2],
+            Self::WarehouseError(_) => Self::NAMES[3],
+            Self::StoreUnavailable(_) => Self::NAMES[4],
+            Self::StoreError { .. } => Self::NAMES[5],
+            Self::QualityCheckFailed { .. } => Self::NAMES[6],
+        }
+    }
+
+    /// How the state machine treats this error.
+    pub fn retry(&self) -> Retry {
+        retry_of(self.name())
+    }
+
+    pub fn invalid(field: impl Into<String>, reason: impl fmt::Display) -> Self {
+        Self::InvalidParameters {
+            field: field.into(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// The retry class of an error name (see [`TaskError::NAMES`]).
+pub fn retry_of(name: &str) -> Retry {
+    match name {
+        "WarehouseBusy" | "StoreUnavailable" => Retry::Transient,
+        "QualityCheckFailed" => Retry::Check,
+        _ => Retry::Never,
+    }
+}

@@ -1,0 +1,346 @@
+//! Typed, validated task parameters: the event a Lambda receives, and the
+//! `Parameters` the state machine builds for each task.
+//!
+//! Parsing is the only way in: every field is checked here, unknown fields are
+//! errors, and nothing that reaches SQL is a free string.
+
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+use crate::TaskError;
+
+/// Largest accepted event, in bytes: a task's parameters are a few hundred.
+pub const MAX_EVENT_BYTES: usize = 16 * 1024;
+
+/// Parse a task's parameters from JSON, mapping every problem to
+/// [`TaskError::InvalidParameters`].
+pub fn parse<T: for<'de> Deserialize<'de>>(event: &serde_json::Value) -> Result<T, TaskError> {
+    let size = event.to_string().len();
+    if size > MAX_EVENT_BYTES {
+        return Err(TaskError::invalid(
+            "event",
+            format!("{size} bytes is larger than the {MAX_EVENT_BYTES}-byte limit"),
+        ));
+    }
+    T::deserialize(event).map_err(|e| TaskError::invalid("event", e))
+}
+
+/// A UTC calendar day, `YYYY-MM-DD`, between 1970 and 2100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct LogicalDate(NaiveDate);
+
+impl LogicalDate {
+    pub fn new(date: NaiveDate) -> Result<Self, TaskError> {
+        if !(1970..=2100).contains(&date.year()) {
+            return Err(TaskError::invalid(
+                "logical_date",
+                format!("{date} is outside 1970..=2100"),
+            ));
+        }
+        Ok(Self(date))
+    }
+    pub fn date(self) -> NaiveDate {
+        self.0
+    }
+    /// `YYYY/MM/DD`, the folder of this day under a source.
+    pub fn folder(self) -> String {
+        self.0.format("%Y/%m/%d").to_string()
+    }
+}
+
+impl std::str::FromStr for LogicalDate {
+    type Err = TaskError;
+    fn from_str(s: &str) -> Result<Self, TaskError> {
+        let bad = || {
+            let shown: String = s.chars().take(40).collect();
+            TaskError::invalid(
+                "logical_date",
+                format!("{shown:?} is not a date YYYY-MM-DD"),
+            )
+        };
+        if s.len() != 10 {
+            return Err(bad());
+        }
+        let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad())?;
+        Self::new(date)
+    }
+}
+
+impl TryFrom<String> for LogicalDate {
+    type Error = TaskError;
+    fn try_from(s: String) -> Result<Self, TaskError> {
+        s.parse()
+    }
+}
+
+impl From<LogicalDate> for String {
+    fn from(d: LogicalDate) -> String {
+        d.to_string()
+    }
+}
+
+impl std::fmt::Display for LogicalDate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.format("%Y-%m-%d"))
+    }
+}
+
+/// The id of the execution a task runs in (a Step Functions execution name):
+/// 1 to 80 of `A-Z a-z 0-9 - _ . :`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RunId(String);
+
+impl RunId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for RunId {
+    type Error = TaskError;
+    fn try_from(s: String) -> Result<Self, TaskError> {
+        let ok = (1..=80).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+        if ok {
+            Ok(Self(s))
+        } else {
+            let shown: String = s.chars().take(40).collect();
+            Err(TaskError::invalid(
+                "run_id",
+                format!("{shown:?} must be 1 to 80 of A-Z a-z 0-9 - _ . :"),
+            ))
+        }
+    }
+}
+
+impl From<RunId> for String {
+    fn from(r: RunId) -> String {
+        r.0
+    }
+}
+
+impl std::str::FromStr for RunId {
+    type Err = TaskError;
+    fn from_str(s: &str) -> Result<Self, TaskError> {
+        Self::try_from(s.to_owned())
+    }
+}
+
+/// One of the two raw sources of the data contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    PatientData,
+    LogData,
+}
+
+impl Source {
+    pub const ALL: [Source; 2] = [Source::PatientData, Source::LogData];
+    /// The folder under the data root, as in the data contract.
+    pub fn folder(self) -> &'static str {
+        match self {
+            Source::PatientData => "patient_data",
+            Source::LogData => "log_data",
+        }
+    }
+    /// The staging table this source is copied into.
+    pub fn staging_table(self) -> &'static str {
+        match self {
+            Source::PatientData => "staging_patient",
+            Source::LogData => "staging_bloodtest",
+        }
+    }
+    /// The prefix holding one day's files: `log_data/2025/03/14/`.
+    pub fn day_prefix(self, day: LogicalDate) -> String {
+        format!("{}/{}/", self.folder(), day.folder())
+    }
+}
+
+/// How a dimension is loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub enum DimMode {
+    /// Empty the dimension, then rebuild it from every staged day.
+    #[serde(rename = "truncate-insert")]
+    TruncateInsert,
+    /// Insert the day's new keys; existing rows are never changed.
+    #[serde(rename = "append")]
+    Append,
+    /// Upsert: insert new keys and replace rows the day has a newer version of.
+    #[default]
+    #[serde(rename = "merge")]
+    Merge,
+}
+
+impl DimMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DimMode::TruncateInsert => "truncate-insert",
+            DimMode::Append => "append",
+            DimMode::Merge => "merge",
+        }
+    }
+}
+
+/// The fixed set of models the load task can build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Model {
+    DimPatient,
+    DimDoctor,
+    DimLab,
+    DimDate,
+    FactBloodtest,
+}
+
+impl Model {
+    pub const ALL: [Model; 5] = [
+        Model::DimPatient,
+        Model::DimDoctor,
+        Model::DimLab,
+        Model::DimDate,
+        Model::FactBloodtest,
+    ];
+    /// The table the model writes, which is also its SQL file's name.
+    pub fn table(self) -> &'static str {
+        match self {
+            Model::DimPatient => "dim_patient",
+            Model::DimDoctor => "dim_doctor",
+            Model::DimLab => "dim_lab",
+            Model::DimDate => "dim_date",
+            Model::FactBloodtest => "fact_bloodtest",
+        }
+    }
+    pub fn is_dimension(self) -> bool {
+        self != Model::FactBloodtest
+    }
+}
+
+/// The named quality checks, one SQL file each under `sql/checks/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    FactRulesHold,
+    FactJoinsDimensions,
+    TestIdUnique,
+    DayReconciles,
+    PatientDayReconciles,
+    DimPatientUnique,
+}
+
+impl Check {
+    pub const ALL: [Check; 6] = [
+        Check::FactRulesHold,
+        Check::FactJoinsDimensions,
+        Check::TestIdUnique,
+        Check::DayReconciles,
+        Check::PatientDayReconciles,
+        Check::DimPatientUnique,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::FactRulesHold => "fact_rules_hold",
+            Check::FactJoinsDimensions => "fact_joins_dimensions",
+            Check::TestIdUnique => "test_id_unique",
+            Check::DayReconciles => "day_reconciles",
+            Check::PatientDayReconciles => "patient_day_reconciles",
+            Check::DimPatientUnique => "dim_patient_unique",
+        }
+    }
+}
+
+fn default_max_errors() -> u32 {
+    StageParams::DEFAULT_MAX_ERRORS
+}
+
+/// Parameters of the stage task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageParams {
+    pub source: Source,
+    pub logical_date: LogicalDate,
+    pub run_id: RunId,
+    /// Fail the day, staging nothing, on the first malformed line.
+    #[serde(default)]
+    pub strict: bool,
+    /// Most malformed lines a day may quarantine before the task fails
+    /// (Redshift's `MAXERROR`).
+    #[serde(default = "default_max_errors")]
+    pub max_errors: u32,
+}
+
+impl StageParams {
+    pub const DEFAULT_MAX_ERRORS: u32 = 100_000;
+
+    pub fn validate(self) -> Result<Self, TaskError> {
+        if self.max_errors > Self::DEFAULT_MAX_ERRORS {
+            return Err(TaskError::invalid(
+                "max_errors",
+                format!("{} is above {}", self.max_errors, Self::DEFAULT_MAX_ERRORS),
+            ));
+        }
+        Ok(self)
+    }
+
+    /// Malformed lines tolerated: none when strict.
+    pub fn error_budget(&self) -> u32 {
+        if self.strict {
+            0
+        } else {
+            self.max_errors
+        }
+    }
+}
+
+/// Parameters of the load task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadParams {
+    pub model: Model,
+    /// Only for dimensions; the fact is always a replace of its day.
+    #[serde(default)]
+    pub mode: Option<DimMode>,
+    pub logical_date: LogicalDate,
+    pub run_id: RunId,
+}
+
+impl LoadParams {
+    pub fn validate(self) -> Result<Self, TaskError> {
+        if self.model == Model::FactBloodtest && self.mode.is_some() {
+            return Err(TaskError::invalid(
+                "mode",
+                "fact_bloodtest has no mode: it replaces its logical day",
+            ));
+        }
+        Ok(self)
+    }
+}
+
+/// Parameters of the quality task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QualityParams {
+    pub logical_date: LogicalDate,
+    pub run_id: RunId,
+    /// The checks to run; all of them when absent.
+    #[serde(default)]
+    pub checks: Option<Vec<Check>>,
+}
+
+impl QualityParams {
+    pub fn validate(self) -> Result<Self, TaskError> {
+        match &self.checks {
+            Some(c) if c.is_empty() => Err(TaskError::invalid("checks", "is empty")),
+            Some(c) if c.len() > Check::ALL.len() * 2 => Err(TaskError::invalid(
+                "checks",
+                format!("{} checks is too many", c.len()),
+            )),
+            _ => Ok(self),
+        }
+    }
+    pub fn checks(&self) -> Vec<Check> {
+        self.checks.clone().unwrap_or_else(|| Check::ALL.to_vec())
+    }
+}

@@ -1,0 +1,253 @@
+//! The three task types. Each is a free function of its validated parameters
+//! over the ports; each writes in one transaction, so a failed task leaves the
+//! warehouse as it was, and each can be re-run: a day's writes replace what an
+//! earlier run of the same day wrote.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::params::{Check, DimMode, LoadParams, Model, QualityParams, StageParams};
+use crate::ports::{in_transaction, CopyRequest, ObjectStore, Param, Value, Warehouse};
+use crate::sql;
+use crate::TaskError;
+
+/// Create every table and view that does not exist yet. Adapters call it
+/// once per connection (a CLI run, a Lambda container), not per task.
+pub fn ensure_schema(wh: &mut dyn Warehouse) -> Result<(), TaskError> {
+    for ddl in sql::schema(wh.dialect())? {
+        wh.execute(ddl, &[])?;
+    }
+    Ok(())
+}
+
+/// What the stage task did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StageReport {
+    pub source: &'static str,
+    pub logical_date: String,
+    pub files: u64,
+    pub lines_read: u64,
+    pub staged: u64,
+    pub quarantined: u64,
+}
+
+/// Copy one logical day's files of one source into its staging table,
+/// replacing what an earlier run staged for that day. A day with no files
+/// stages zero rows.
+pub fn stage(
+    p: &StageParams,
+    wh: &mut dyn Warehouse,
+    store: &dyn ObjectStore,
+) -> Result<StageReport, TaskError> {
+    let dialect = wh.dialect();
+    let files = store.list(&p.source.day_prefix(p.logical_date))?;
+    let request = CopyRequest {
+        source: p.source,
+        logical_date: p.logical_date,
+        run_id: p.run_id.clone(),
+        files,
+        max_errors: p.error_budget(),
+    };
+    let clear = sql::file(dialect, &format!("stage/{}", p.source.folder()))?;
+    let audit = sql::file(dialect, "stage/audit")?;
+    let mut params = day_params(&p.logical_date.to_string(), p.run_id.as_str());
+    params.push(("source", Value::Text(p.source.folder().into())));
+    params.push(("files", Value::Int(request.files.len() as i64)));
+    in_transaction(wh, |wh| {
+        wh.execute(clear, &params)?;
+        if request.files.is_empty() {
+            params.push(("lines_read", Value::Int(0)));
+        } else {
+            let lines = wh.copy_day(&request, store)?;
+            params.push(("lines_read", Value::Int(lines as i64)));
+        }
+        wh.execute(audit, &params)
+    })?;
+    let rows = wh.query(sql::file(dialect, "reports/stage_counts")?, &params)?;
+    let get = |i: usize| {
+        rows.first()
+            .and_then(|r| r.get(i))
+            .and_then(Value::as_i64)
+            .unwrap_or(0) as u64
+    };
+    let report = StageReport {
+        source: p.source.folder(),
+        logical_date: p.logical_date.to_string(),
+        files: request.files.len() as u64,
+        lines_read: get(0),
+        staged: get(1),
+        quarantined: get(2),
+    };
+    tracing::info!(
+        task = "stage",
+        source = report.source,
+        logical_date = %p.logical_date,
+        files = report.files,
+        lines_read = report.lines_read,
+        staged = report.staged,
+        quarantined = report.quarantined,
+        "staged"
+    );
+    Ok(report)
+}
+
+/// What the load task did. For the fact, the day's outcome of every staged
+/// test: loaded, rejected by reason, or a duplicate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoadReport {
+    pub model: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<&'static str>,
+    pub logical_date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loaded: Option<u64>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub rejected: BTreeMap<String, u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicates: Option<u64>,
+}
+
+/// Build one model for one logical day.
+pub fn load(p: &LoadParams, wh: &mut dyn Warehouse) -> Result<LoadReport, TaskError> {
+    let dialect = wh.dialect();
+    let mode = p.model.is_dimension().then(|| p.mode.unwrap_or_default());
+    let text = match mode {
+        Some(mode) => sql::dimension(dialect, p.model, mode)?,
+        None => sql::file(dialect, "facts/fact_bloodtest")?,
+    };
+    let mut params = day_params(&p.logical_date.to_string(), p.run_id.as_str());
+    params.push((
+        "all_days",
+        Value::Bool(mode == Some(DimMode::TruncateInsert)),
+    ));
+    in_transaction(wh, |wh| wh.execute(text, &params))?;
+
+    let mut report = LoadReport {
+        model: p.model.table(),
+        mode: mode.map(DimMode::as_str),
+        logical_date: p.logical_date.to_string(),
+        loaded: None,
+        rejected: BTreeMap::new(),
+        duplicates: None,
+    };
+    if p.model == Model::FactBloodtest {
+        let (mut loaded, mut duplicates) = (0, 0);
+        for row in wh.query(sql::file(dialect, "reports/day_outcomes")?, &params)? {
+            let (outcome, reason, n) = (
+                row[0].to_string(),
+                row[1].to_string(),
+                row[2].as_i64().unwrap_or(0) as u64,
+            );
+            match outcome.as_str() {
+                "loaded" => loaded += n,
+                "duplicate" => duplicates += n,
+                "rejected" => {
+                    report.rejected.insert(reason, n);
+                }
+                _ => {}
+            }
+        }
+        report.loaded = Some(loaded);
+        report.duplicates = Some(duplicates);
+    }
+    tracing::info!(
+        task = "load",
+        model = report.model,
+        mode = report.mode.unwrap_or("day-replace"),
+        logical_date = %p.logical_date,
+        loaded = report.loaded,
+        rejected = report.rejected.values().sum::<u64>(),
+        duplicates = report.duplicates,
+        "loaded"
+    );
+    Ok(report)
+}
+
+/// One check's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckResult {
+    pub check: &'static str,
+    pub got: i64,
+    pub comparison: &'static str,
+    pub expected: i64,
+    pub passed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QualityReport {
+    pub logical_date: String,
+    pub checks: Vec<CheckResult>,
+}
+
+/// Run the named checks for one logical day. Every check runs; the task
+/// fails with the first one that does not hold.
+pub fn quality(p: &QualityParams, wh: &mut dyn Warehouse) -> Result<QualityReport, TaskError> {
+    let dialect = wh.dialect();
+    let params = day_params(&p.logical_date.to_string(), p.run_id.as_str());
+    let mut results = vec![];
+    for check in p.checks() {
+        results.push(run_check(dialect, check, wh, &params)?);
+    }
+    let report = QualityReport {
+        logical_date: p.logical_date.to_string(),
+        checks: results,
+    };
+    if let Some(failed) = report.checks.iter().find(|c| !c.passed) {
+        tracing::warn!(
+            task = "quality",
+            logical_date = %p.logical_date,
+            check = failed.check,
+            got = failed.got,
+            expected = failed.expected,
+            "check failed"
+        );
+        return Err(TaskError::QualityCheckFailed {
+            check: failed.check.into(),
+            logical_date: report.logical_date,
+            got: failed.got,
+            comparison: failed.comparison,
+            expected: failed.expected,
+        });
+    }
+    tracing::info!(task = "quality", logical_date = %p.logical_date, checks = report.checks.len(), "checks passed");
+    Ok(report)
+}
+
+fn run_check(
+    dialect: sql::Dialect,
+    check: Check,
+    wh: &mut dyn Warehouse,
+    params: &[Param],
+) -> Result<CheckResult, TaskError> {
+    let text = sql::file(dialect, &format!("checks/{}", check.name()))?;
+    let comparison = sql::comparison(text)?;
+    let rows = wh.query(text, params)?;
+    let value = |i: usize| {
+        rows.first()
+            .and_then(|r| r.get(i))
+            .and_then(Value::as_i64)
+            .ok_or_else(|| {
+                TaskError::WarehouseError(format!(
+                    "check `{}` returned no integer in column {}",
+                    check.name(),
+                    i + 1
+                ))
+            })
+    };
+    let (got, expected) = (value(0)?, value(1)?);
+    Ok(CheckResult {
+        check: check.name(),
+        got,
+        comparison: comparison.symbol(),
+        expected,
+        passed: comparison.holds(got, expected),
+    })
+}
+
+fn day_params(logical_date: &str, run_id: &str) -> Vec<Param> {
+    vec![
+        ("logical_date", Value::Text(logical_date.into())),
+        ("run_id", Value::Text(run_id.into())),
+    ]
+}

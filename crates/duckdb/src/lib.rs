@@ -1,0 +1,325 @@
+//! The embedded warehouse: [`ovom_core::ports::Warehouse`] on DuckDB.
+//!
+//! Statements are the SQL files of `ovom_core::sql`, prepared once per
+//! connection and bound by position; `copy_day` parses the day's JSON Lines
+//! with the contract's parser and appends rows through DuckDB's appender.
+
+use std::path::Path;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use duckdb::types::{TimeUnit, Value as DuckValue};
+use duckdb::{params, Connection};
+use ovom_core::contract;
+use ovom_core::params::Source;
+use ovom_core::ports::{CopyRequest, ObjectStore, Param, Row, Sql, Value, Warehouse};
+use ovom_core::sql::{self, Dialect};
+use ovom_core::TaskError;
+
+pub use duckdb;
+
+/// A DuckDB database file (or an in-memory database) as the warehouse.
+pub struct DuckWarehouse {
+    conn: Connection,
+}
+
+impl DuckWarehouse {
+    /// Open (creating if needed) a database file. A file another process
+    /// holds open for writing is [`TaskError::WarehouseBusy`].
+    pub fn open(path: &Path) -> Result<Self, TaskError> {
+        let conn = Connection::open(path).map_err(map_error)?;
+        Self::with(conn)
+    }
+
+    pub fn in_memory() -> Result<Self, TaskError> {
+        Self::with(Connection::open_in_memory().map_err(map_error)?)
+    }
+
+    fn with(conn: Connection) -> Result<Self, TaskError> {
+        conn.set_prepared_statement_cache_capacity(256);
+        Ok(Self { conn })
+    }
+
+    /// The connection, for read-only use by the CLI (`ovom query`).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// Map a DuckDB error to the task error contract: lock and write conflicts
+/// are transient, everything else is not.
+pub fn map_error(e: duckdb::Error) -> TaskError {
+    let text = e.to_string();
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("could not set lock")
+        || lower.contains("conflicting lock")
+        || lower.contains("conflict on")
+    {
+        TaskError::WarehouseBusy(text)
+    } else {
+        TaskError::WarehouseError(text)
+    }
+}
+
+fn to_duck(v: &Value) -> DuckValue {
+    match v {
+        Value::Null => DuckValue::Null,
+        Value::Bool(b) => DuckValue::Boolean(*b),
+        Value::Int(i) => DuckValue::BigInt(*i),
+        Value::Float(f) => DuckValue::Double(*f),
+        Value::Text(s) => DuckValue::Text(s.clone()),
+        Value::Date(d) => DuckValue::Text(d.to_string()),
+        Value::Timestamp(t) => {
+            DuckValue::Timestamp(TimeUnit::Microsecond, t.and_utc().timestamp_micros())
+        }
+    }
+}
+
+/// Read a DuckDB value back as a port value.
+pub fn from_duck(v: DuckValue) -> Value {
+    match v {
+        DuckValue::Null => Value::Null,
+        DuckValue::Boolean(b) => Value::Bool(b),
+        DuckValue::TinyInt(i) => Value::Int(i.into()),
+        DuckValue::SmallInt(i) => Value::Int(i.into()),
+        DuckValue::Int(i) => Value::Int(i.into()),
+        DuckValue::BigInt(i) => Value::Int(i),
+        DuckValue::HugeInt(i) => i64::try_from(i)
+            .map(Value::Int)
+            .unwrap_or(Value::Text(i.to_string())),
+        DuckValue::UTinyInt(i) => Value::Int(i.into()),
+        DuckValue::USmallInt(i) => Value::Int(i.into()),
+        DuckValue::UInt(i) => Value::Int(i.into()),
+        DuckValue::UBigInt(i) => i64::try_from(i)
+            .map(Value::Int)
+            .unwrap_or(Value::Text(i.to_string())),
+        DuckValue::Float(f) => Value::Float(f.into()),
+        DuckValue::Double(f) => Value::Float(f),
+        DuckValue::Decimal(d) => Value::Text(d.to_string()),
+        DuckValue::Text(s) => Value::Text(s),
+        DuckValue::Date32(days) => NaiveDate::from_num_days_from_ce_opt(days + 719_163)
+            .map(Value::Date)
+            .unwrap_or(Value::Null),
+        DuckValue::Timestamp(unit, n) => {
+            let micros = match unit {
+                TimeUnit::Second => n * 1_000_000,
+                TimeUnit::Millisecond => n * 1_000,
+                TimeUnit::Microsecond => n,
+                TimeUnit::Nanosecond => n / 1_000,
+            };
+            chrono::DateTime::from_timestamp_micros(micros)
+                .map(|t| Value::Timestamp(t.naive_utc()))
+                .unwrap_or(Value::Null)
+        }
+        other => Value::Text(format!("{other:?}")),
+    }
+}
+
+fn bind(stmt: &str, params: &[Param]) -> Result<(String, Vec<DuckValue>), TaskError> {
+    let (text, names) = sql::to_positional(stmt);
+    let values = names
+        .iter()
+        .map(|name| {
+            params
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| to_duck(v))
+                .ok_or_else(|| {
+                    TaskError::WarehouseError(format!("no value bound for parameter :{name}"))
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((text, values))
+}
+
+impl Warehouse for DuckWarehouse {
+    fn dialect(&self) -> Dialect {
+        Dialect::DuckDb
+    }
+
+    fn begin(&mut self) -> Result<(), TaskError> {
+        self.conn
+            .execute_batch("BEGIN TRANSACTION")
+            .map_err(map_error)
+    }
+
+    fn commit(&mut self) -> Result<(), TaskError> {
+        self.conn.execute_batch("COMMIT").map_err(map_error)
+    }
+
+    fn rollback(&mut self) -> Result<(), TaskError> {
+        self.conn.execute_batch("ROLLBACK").map_err(map_error)
+    }
+
+    fn execute(&mut self, text: Sql, params: &[Param]) -> Result<(), TaskError> {
+        for stmt in sql::statements(text) {
+            let (positional, values) = bind(stmt, params)?;
+            let mut prepared = self.conn.prepare_cached(&positional).map_err(map_error)?;
+            prepared
+                .execute(duckdb::params_from_iter(values))
+                .map_err(map_error)?;
+        }
+        Ok(())
+    }
+
+    fn query(&mut self, text: Sql, params: &[Param]) -> Result<Vec<Row>, TaskError> {
+        let statements = sql::statements(text);
+        let [stmt] = statements.as_slice() else {
+            return Err(TaskError::WarehouseError(
+                "a query must be one statement".into(),
+            ));
+        };
+        let (positional, values) = bind(stmt, params)?;
+        let mut prepared = self.conn.prepare_cached(&positional).map_err(map_error)?;
+        let mut rows = prepared
+            .query(duckdb::params_from_iter(values))
+            .map_err(map_error)?;
+        let mut out = vec![];
+        while let Some(row) = rows.next().map_err(map_error)? {
+            let n = row.as_ref().column_count();
+            let mut values = Vec::with_capacity(n);
+            for i in 0..n {
+                values.push(from_duck(row.get::<_, DuckValue>(i).map_err(map_error)?));
+            }
+            out.push(values);
+        }
+        Ok(out)
+    }
+
+    fn copy_day(
+        &mut self,
+        request: &CopyRequest,
+        store: &dyn ObjectStore,
+    ) -> Result<u64, TaskError> {
+        copy_day(&self.conn, request, store)
+    }
+}
+
+struct Malformed {
+    file: String,
+    line: u64,
+    error: String,
+    raw: String,
+}
+
+fn copy_day(
+    conn: &Connection,
+    request: &CopyRequest,
+    store: &dyn ObjectStore,
+) -> Result<u64, TaskError> {
+    let day: NaiveDate = request.logical_date.date();
+    let run_id = request.run_id.as_str();
+    let mut lines_read = 0u64;
+    let mut malformed: Vec<Malformed> = vec![];
+    {
+        let mut app = conn
+            .appender(request.source.staging_table())
+            .map_err(map_error)?;
+        for file in &request.files {
+            let bytes = store.get(&file.key)?;
+            for (line_no, line) in contract::lines(&bytes) {
+                lines_read += 1;
+                let appended = match request.source {
+                    Source::PatientData => contract::parse_patient(line).map(|r| {
+                        app.append_row(params![
+                            day,
+                            file.key,
+                            line_no as i64,
+                            r.patient_id,
+                            r.first_name.as_ref(),
+                            r.last_name.as_ref(),
+                            r.sex.as_ref(),
+                            r.age,
+                            r.height,
+                            r.weight,
+                            r.address.as_ref(),
+                            r.registered_at,
+                            run_id,
+                        ])
+                    }),
+                    Source::LogData => contract::parse_test(line).map(|r| {
+                        app.append_row(params![
+                            day,
+                            file.key,
+                            line_no as i64,
+                            r.test_id.as_ref(),
+                            r.patient_id,
+                            r.doc_id,
+                            r.doc_name.as_ref(),
+                            r.clinic.as_ref(),
+                            r.lab_id,
+                            r.lab_name.as_ref(),
+                            r.city.as_ref(),
+                            r.ts,
+                            r.ap_hi,
+                            r.ap_lo,
+                            r.cholesterol,
+                            r.gluc,
+                            r.smoke,
+                            r.alco,
+                            r.active,
+                            r.cardio,
+                            run_id,
+                        ])
+                    }),
+                };
+                match appended {
+                    Ok(result) => result.map_err(map_error)?,
+                    Err(e) => {
+                        malformed.push(Malformed {
+                            file: file.key.clone(),
+                            line: line_no,
+                            error: e.to_string(),
+                            raw: contract::raw_text(line),
+                        });
+                        if malformed.len() as u64 > u64::from(request.max_errors) {
+                            let first = malformed.swap_remove(0);
+                            return Err(TaskError::MalformedInput {
+                                file: first.file,
+                                line: first.line,
+                                reason: if request.max_errors == 0 {
+                                    first.error
+                                } else {
+                                    format!(
+                                        "{} (more than {} malformed lines)",
+                                        first.error, request.max_errors
+                                    )
+                                },
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        app.flush().map_err(map_error)?;
+    }
+    if !malformed.is_empty() {
+        let mut app = conn.appender("quarantine").map_err(map_error)?;
+        for m in &malformed {
+            app.append_row(params![
+                day,
+                request.source.folder(),
+                m.file,
+                m.line as i64,
+                m.error,
+                m.raw,
+                run_id
+            ])
+            .map_err(map_error)?;
+        }
+        app.flush().map_err(map_error)?;
+    }
+    tracing::debug!(
+        source = request.source.folder(),
+        logical_date = %request.logical_date,
+        files = request.files.len(),
+        lines_read,
+        quarantined = malformed.len(),
+        "copied day"
+    );
+    Ok(lines_read)
+}
+
+/// Read a timestamp column value for display.
+pub fn format_timestamp(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}

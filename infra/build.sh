@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Builds the three Lambda functions for deployment: `sam build` of
+# template.yaml (arm64, with cargo-lambda and zig), the release profile
+# optimised for size. The functions spend their time waiting on S3 and the
+# Redshift Data API, not computing; a smaller bootstrap loads faster at a cold
+# start. Then `sam deploy` (samconfig.toml has the defaults).
+#
+# Extra arguments go to `sam build` (e.g. --build-dir DIR). Needs cargo,
+# cargo-lambda and zig on PATH (tests/offline/setup.sh installs the last two).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+export CARGO_PROFILE_RELEASE_OPT_LEVEL="${CARGO_PROFILE_RELEASE_OPT_LEVEL:-z}"
+export SAM_CLI_BETA_RUST_CARGO_LAMBDA=1
+exec sam build --template-file template.yaml --beta-features "$@"

@@ -1,0 +1,1 @@
+SELECT COUNT(*) FROM executions WHERE logical_date = CAST(:logical_date AS DATE);

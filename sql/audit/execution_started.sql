@@ -1,0 +1,2 @@
+INSERT INTO executions (execution_id, state_machine, logical_date, input, status, started_at)
+VALUES (:execution_id, :state_machine, CAST(:logical_date AS DATE), :input, 'RUNNING', CAST(:started_at AS TIMESTAMP));

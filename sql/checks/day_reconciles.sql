@@ -1,0 +1,11 @@
+-- Every log_data line of the day is loaded, rejected, a duplicate or
+-- quarantined: lines read = loaded + rejected + duplicates + quarantined.
+-- compare: =
+SELECT
+    (SELECT COALESCE(SUM(lines_read), 0) FROM stage_audit
+      WHERE logical_date = CAST(:logical_date AS DATE) AND source = 'log_data') AS got,
+    (SELECT COUNT(*) FROM fact_bloodtest WHERE logical_date = CAST(:logical_date AS DATE))
+  + (SELECT COUNT(*) FROM rejects WHERE logical_date = CAST(:logical_date AS DATE))
+  + (SELECT COUNT(*) FROM duplicates WHERE logical_date = CAST(:logical_date AS DATE))
+  + (SELECT COUNT(*) FROM quarantine
+      WHERE logical_date = CAST(:logical_date AS DATE) AND source = 'log_data') AS expected;

@@ -1,0 +1,8 @@
+-- Every patient_data line of the day is staged or quarantined.
+-- compare: =
+SELECT
+    (SELECT COALESCE(SUM(lines_read), 0) FROM stage_audit
+      WHERE logical_date = CAST(:logical_date AS DATE) AND source = 'patient_data') AS got,
+    (SELECT COUNT(*) FROM staging_patient WHERE logical_date = CAST(:logical_date AS DATE))
+  + (SELECT COUNT(*) FROM quarantine
+      WHERE logical_date = CAST(:logical_date AS DATE) AND source = 'patient_data') AS expected;

@@ -1,0 +1,13 @@
+-- Each doctor the scope's tests name, as of their latest test.
+SELECT doc_id, doc_name, clinic, last_seen_at
+FROM (
+    SELECT
+        doc_id,
+        doc_name,
+        clinic,
+        ts AS last_seen_at,
+        ROW_NUMBER() OVER (PARTITION BY doc_id ORDER BY ts DESC, test_id DESC) AS version_rank
+    FROM stg_bloodtest
+    WHERE CAST(:all_days AS BOOLEAN) OR logical_date = CAST(:logical_date AS DATE)
+) AS latest
+WHERE version_rank = 1

@@ -1,0 +1,20 @@
+-- Redshift: no correlated EXISTS under NOT (...), a pattern it may not decorrelate; a known patient is a LEFT JOIN to each patient's first day.
+-- No fact row of the day breaks a validity rule of the data contract.
+-- compare: =
+SELECT COUNT(*) AS got, 0 AS expected
+FROM fact_bloodtest AS f
+LEFT JOIN (
+    SELECT patient_id, MIN(first_seen_on) AS first_seen_on
+    FROM dim_patient
+    GROUP BY patient_id
+) AS p ON p.patient_id = f.patient_id
+WHERE f.logical_date = CAST(:logical_date AS DATE)
+  AND NOT (
+        f.ap_hi BETWEEN 60 AND 250
+    AND f.ap_lo BETWEEN 30 AND 200
+    AND f.ap_hi >= f.ap_lo
+    AND f.cholesterol IN (1, 2, 3) AND f.gluc IN (1, 2, 3)
+    AND f.smoke IN (0, 1) AND f.alco IN (0, 1) AND f.active IN (0, 1) AND f.cardio IN (0, 1)
+    AND p.first_seen_on IS NOT NULL
+    AND p.first_seen_on <= f.logical_date
+  );

@@ -1,0 +1,16 @@
+-- Redshift: distributed by execution, as state_runs is, so an execution joins its states on one slice; sorted by start.
+-- Every execution of a state machine: its input, how it ended, and where.
+CREATE TABLE IF NOT EXISTS executions (
+    execution_id VARCHAR(80) NOT NULL,
+    state_machine VARCHAR(64) NOT NULL,
+    logical_date DATE,
+    input VARCHAR(65535) NOT NULL,
+    status VARCHAR(16) NOT NULL,
+    started_at TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP,
+    failed_state VARCHAR(256),
+    error VARCHAR(256),
+    cause VARCHAR(65535)
+)
+DISTKEY (execution_id)
+SORTKEY (started_at);

@@ -1,0 +1,6 @@
+CREATE TABLE IF NOT EXISTS dim_doctor (
+    doc_id BIGINT NOT NULL,
+    doc_name VARCHAR(256) NOT NULL,
+    clinic VARCHAR(256) NOT NULL,
+    last_seen_at TIMESTAMP NOT NULL
+);

@@ -1,0 +1,6 @@
+CREATE TABLE IF NOT EXISTS dim_lab (
+    lab_id BIGINT NOT NULL,
+    lab_name VARCHAR(256) NOT NULL,
+    city VARCHAR(256) NOT NULL,
+    last_seen_at TIMESTAMP NOT NULL
+);

@@ -1,0 +1,152 @@
+//! The `ovom` command as a newcomer runs it: in an empty folder, on the
+//! default data set.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::support::*;
+
+fn ovom(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ovom"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("running ovom")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                let rel = e
+                    .path()
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.insert(rel, std::fs::read(e.path()).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn ovom_run_in_an_empty_folder_builds_the_warehouse_the_contract_describes_and_a_second_run_changes_nothing(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let first = ovom(dir.path(), &["run"]);
+    assert!(
+        first.status.success(),
+        "{}\n{}",
+        stdout(&first),
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let text = stdout(&first);
+    for needle in [
+        "generating the default data set",
+        "days        365 run, 365 succeeded",
+        "checks      2190 of 2190 passed",
+        "LoadFact",
+    ] {
+        assert!(text.contains(needle), "summary lacks `{needle}`:\n{text}");
+    }
+    let data = dir.path().join("data");
+    let warehouse = dir.path().join("ovom.duckdb");
+    let check = |label: &str| {
+        let p = ovom::pipeline::Pipeline::open(&warehouse, &data).unwrap();
+        crate::pipeline::assert_matches_reference(&p, &data);
+        assert_eq!(
+            scalar(&p, "SELECT COUNT(*) FROM dim_patient"),
+            7000,
+            "{label}"
+        );
+        fingerprints(&p)
+    };
+    let once = check("first run");
+
+    let second = ovom(dir.path(), &["run"]);
+    assert!(second.status.success());
+    assert!(!stdout(&second).contains("generating"));
+    assert_eq!(check("second run"), once);
+
+    let q = ovom(
+        dir.path(),
+        &["query", "SELECT COUNT(*) AS executions FROM executions"],
+    );
+    assert!(stdout(&q).contains("730"), "{}", stdout(&q));
+}
+
+#[test]
+fn generate_is_byte_deterministic_for_a_seed_and_differs_for_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = |out: &str, seed: &str| {
+        [
+            "generate",
+            "--out",
+            out,
+            "--seed",
+            seed,
+            "--patients",
+            "300",
+            "--tests",
+            "3000",
+            "--malformed-rate",
+            "0.01",
+        ]
+        .map(str::to_owned)
+    };
+    for (out, seed) in [("a", "9"), ("b", "9"), ("c", "10")] {
+        let o = Command::new(env!("CARGO_BIN_EXE_ovom"))
+            .args(args(out, seed))
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let (a, b, c) = (
+        files(&dir.path().join("a")),
+        files(&dir.path().join("b")),
+        files(&dir.path().join("c")),
+    );
+    assert!(a.len() > 300);
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+}
+
+#[test]
+fn run_refuses_a_bad_date_and_reports_a_failed_day_with_its_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = ovom(dir.path(), &["run", "--date", "2025-13-01"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("\"2025-13-01\" is not a date YYYY-MM-DD"));
+
+    let data = Data::new();
+    let d = "2025-03-14";
+    data.file(
+        &format!("patient_data/{}/part-00000.json", folder(d)),
+        &[patient(1, d)],
+    );
+    data.file(
+        &format!("log_data/{}/part-00000.json", folder(d)),
+        &["not json".to_owned()],
+    );
+    let root = data.path().to_str().unwrap();
+    let o = ovom(dir.path(), &["run", "--data", root, "--strict"]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    assert!(
+        text.contains("failed in state StageBloodTests: MalformedInput"),
+        "{text}"
+    );
+    assert!(text.contains("line 1"), "{text}");
+}

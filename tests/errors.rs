@@ -1,0 +1,121 @@
+//! The error names the tasks return are exactly the names the state machine
+//! matches, and each is retried as its class says.
+
+use std::collections::BTreeSet;
+
+use ovom_core::error::{retry_of, Retry};
+use ovom_core::TaskError;
+use serde_json::Value;
+
+fn definition() -> Value {
+    serde_json::from_str(ovom::pipeline::DEFINITION).unwrap()
+}
+
+/// Every (state, "Retry"|"Catch", rule) in the definition, branches included.
+fn rules(states: &Value, out: &mut Vec<(String, &'static str, Value)>) {
+    for (name, state) in states.as_object().unwrap() {
+        for kind in ["Retry", "Catch"] {
+            for rule in state[kind].as_array().into_iter().flatten() {
+                out.push((name.clone(), kind, rule.clone()));
+            }
+        }
+        for branch in state["Branches"].as_array().into_iter().flatten() {
+            rules(&branch["States"], out);
+        }
+    }
+}
+
+fn names(rule: &Value) -> Vec<String> {
+    rule["ErrorEquals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_state_machine_matches_exactly_the_task_error_names() {
+    let machine = ovom::pipeline::load_definition(ovom::pipeline::DEFINITION).unwrap();
+    let ours: BTreeSet<String> = machine
+        .error_names()
+        .into_iter()
+        .filter(|n| !n.starts_with("States.") && !n.starts_with("Lambda."))
+        .collect();
+    let code: BTreeSet<String> = TaskError::NAMES.iter().map(|n| n.to_string()).collect();
+    assert_eq!(ours, code);
+}
+
+#[test]
+fn transient_errors_are_retried_with_backoff_and_jitter_and_data_errors_never() {
+    let mut all = vec![];
+    rules(&definition()["States"], &mut all);
+    let tasks: BTreeSet<String> = all.iter().map(|(s, _, _)| s.clone()).collect();
+    assert!(tasks.len() >= 7, "{tasks:?}");
+    for (state, kind, rule) in &all {
+        for name in names(rule)
+            .iter()
+            .filter(|n| TaskError::NAMES.contains(&n.as_str()))
+        {
+            match (*kind, retry_of(name)) {
+                ("Retry", Retry::Never) => {
+                    panic!("{state} retries {name}, which never goes away by retrying")
+                }
+                ("Retry", Retry::Transient) => {
+                    assert!(
+                        rule["BackoffRate"].as_f64().unwrap() > 1.0
+                            && rule["MaxDelaySeconds"].is_u64(),
+                        "{state}"
+                    );
+                    assert_eq!(rule["JitterStrategy"], "FULL", "{state}");
+                }
+                _ => {}
+            }
+        }
+    }
+    // Each task state retries every transient error.
+    for state in tasks {
+        let retried: BTreeSet<String> = all
+            .iter()
+            .filter(|(s, k, _)| *s == state && *k == "Retry")
+            .flat_map(|(_, _, r)| names(r))
+            .collect();
+        if state == "LoadDimensions" {
+            continue;
+        }
+        for name in TaskError::NAMES
+            .iter()
+            .filter(|n| retry_of(n) == Retry::Transient)
+        {
+            assert!(retried.contains(*name), "{state} does not retry {name}");
+        }
+    }
+}
+
+#[test]
+fn every_task_error_maps_to_its_name() {
+    let errors = [
+        TaskError::invalid("logical_date", "bad"),
+        TaskError::MalformedInput {
+            file: "f".into(),
+            line: 1,
+            reason: "r".into(),
+        },
+        TaskError::WarehouseBusy("locked".into()),
+        TaskError::WarehouseError("syntax".into()),
+        TaskError::StoreUnavailable("timeout".into()),
+        TaskError::StoreError {
+            key: "k".into(),
+            detail: "denied".into(),
+        },
+        TaskError::QualityCheckFailed {
+            check: "c".into(),
+            logical_date: "2025-01-01".into(),
+            got: 1,
+            comparison: "=",
+            expected: 0,
+        },
+    ];
+    let got: Vec<&str> = errors.iter().map(TaskError::name).collect();
+    assert_eq!(got, TaskError::NAMES.to_vec());
+}

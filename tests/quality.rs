@@ -1,0 +1,103 @@
+//! A check that does not hold fails the quality task; the state machine
+//! retries it, then catches the error into a recorded failure and fails.
+
+use ovom_asl::{TaskFailure, TaskHandler};
+use serde_json::json;
+
+use crate::support::*;
+
+/// Lets every task through, and after the fact is loaded slips in a row
+/// that breaks a rule.
+struct Tamper<'a> {
+    inner: &'a ovom::pipeline::Pipeline,
+}
+
+impl TaskHandler for Tamper<'_> {
+    fn invoke(
+        &self,
+        resource: &str,
+        input: &serde_json::Value,
+        ctx: &serde_json::Value,
+    ) -> Result<serde_json::Value, TaskFailure> {
+        let out = self.inner.invoke(resource, input, ctx)?;
+        if input["model"] == "fact_bloodtest" {
+            let wh = self.inner.warehouse();
+            wh.connection()
+                .execute_batch("INSERT INTO fact_bloodtest SELECT * REPLACE (test_id || '-x' AS test_id, 999 AS ap_hi) FROM fact_bloodtest LIMIT 1")
+                .unwrap();
+        }
+        Ok(out)
+    }
+}
+
+#[test]
+fn a_failed_check_is_retried_then_caught_and_the_execution_fails_with_the_check_named() {
+    const DAY: &str = "2025-03-14";
+    let data = Data::new();
+    data.file(
+        &format!("patient_data/{}/part-00000.json", folder(DAY)),
+        &[patient(1, DAY)],
+    );
+    data.file(
+        &format!("log_data/{}/part-00000.json", folder(DAY)),
+        &[test("bt-1", 1, DAY, json!({}))],
+    );
+    let p = pipeline(data.path());
+    let clock = clock();
+    let run = p
+        .run_day_with(day(DAY), Default::default(), &clock, &Tamper { inner: &p })
+        .unwrap();
+
+    let failure = run.result.unwrap_err();
+    assert_eq!(failure.error, "QualityCheckFailed");
+    assert!(
+        failure.cause.contains("fact_rules_hold") && failure.cause.contains("got 1, expected = 0"),
+        "{}",
+        failure.cause
+    );
+    // Retried once after the policy's 60 s interval, then caught.
+    assert_eq!(clock.sleeps(), vec![std::time::Duration::from_secs(60)]);
+    let states = rows(&p, "SELECT state_name, status, attempts, error FROM state_runs WHERE path NOT LIKE '%/%' ORDER BY seq");
+    let tail: Vec<_> = states[states.len() - 3..].to_vec();
+    assert_eq!(
+        tail,
+        vec![
+            vec![
+                "CheckQuality".to_owned(),
+                "CAUGHT".into(),
+                "2".into(),
+                "QualityCheckFailed".into()
+            ],
+            vec![
+                "RecordFailure".to_owned(),
+                "SUCCEEDED".into(),
+                "1".into(),
+                "NULL".into()
+            ],
+            vec![
+                "Failed".to_owned(),
+                "FAILED".into(),
+                "1".into(),
+                "QualityCheckFailed".into()
+            ],
+        ]
+    );
+    assert_eq!(
+        rows(&p, "SELECT status, failed_state, error FROM executions"),
+        vec![vec![
+            "FAILED".to_owned(),
+            "CheckQuality".into(),
+            "QualityCheckFailed".into()
+        ]]
+    );
+    // Every task's writes are whole: the day's lines reconcile, and a clean
+    // re-run of the day replaces the tampered rows.
+    run_ok(&p, DAY);
+    assert_eq!(
+        rows(&p, "SELECT test_id FROM fact_bloodtest"),
+        vec![vec!["bt-1".to_owned()]]
+    );
+    let clean = pipeline(data.path());
+    run_ok(&clean, DAY);
+    assert_eq!(fingerprints(&p), fingerprints(&clean));
+}

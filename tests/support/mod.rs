@@ -1,0 +1,168 @@
+//! Shared helpers: data folders built line by line, an embedded pipeline on
+//! an in-memory warehouse, table fingerprints, and an independent reference
+//! of the contract's rules computed straight from the raw files.
+
+#![allow(dead_code)]
+
+pub mod reference;
+
+use std::path::{Path, PathBuf};
+
+use chrono::{TimeZone, Utc};
+use ovom::pipeline::{DayRun, Pipeline, RunOptions, DEFINITION};
+use ovom_asl::ManualClock;
+use ovom_core::params::LogicalDate;
+use ovom_duckdb::DuckWarehouse;
+
+/// A data root in a temporary folder, written file by file.
+pub struct Data {
+    pub dir: tempfile::TempDir,
+}
+
+impl Data {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    /// Write `lines` (each with `\n`) to `rel`, e.g. `log_data/2025/03/14/part-00000.json`.
+    pub fn file(&self, rel: &str, lines: &[String]) -> &Self {
+        let mut text = String::new();
+        for l in lines {
+            text.push_str(l);
+            text.push('\n');
+        }
+        self.bytes(rel, text.as_bytes())
+    }
+    pub fn bytes(&self, rel: &str, bytes: &[u8]) -> &Self {
+        let path = self.dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+        self
+    }
+}
+
+pub fn day(s: &str) -> LogicalDate {
+    s.parse().unwrap()
+}
+
+/// The folder of a day: `2025/03/14`.
+pub fn folder(d: &str) -> String {
+    d.replace('-', "/")
+}
+
+/// A valid patient record registered on `date` at 08:00.
+pub fn patient(id: i64, date: &str) -> String {
+    patient_at(id, &format!("{date}T08:00:00Z"), 70.5)
+}
+
+pub fn patient_at(id: i64, registered_at: &str, weight: f64) -> String {
+    serde_json::json!({
+        "patient_id": id, "first_name": "Ada", "last_name": "Lovelace", "sex": "F",
+        "age": 45, "height": 165, "weight": weight,
+        "address": "1 Main Street, Springfield, 12345", "registered_at": registered_at
+    })
+    .to_string()
+}
+
+/// A valid blood test taken on `date` at 10:00, with fields overridden by `over`.
+pub fn test(id: &str, patient_id: i64, date: &str, over: serde_json::Value) -> String {
+    let mut v = serde_json::json!({
+        "test_id": id, "patient_id": patient_id, "doc_id": 7, "doc_name": "Dr. Grey",
+        "clinic": "North Clinic", "lab_id": 3, "lab_name": "Central Lab", "city": "Lyon",
+        "ts": format!("{date}T10:00:00Z"), "ap_hi": 120, "ap_lo": 80, "cholesterol": 1,
+        "gluc": 1, "smoke": 0, "alco": 0, "active": 1, "cardio": 0
+    });
+    for (k, x) in over.as_object().expect("an object of overrides") {
+        v[k] = x.clone();
+    }
+    v.to_string()
+}
+
+pub fn clock() -> ManualClock {
+    ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap())
+}
+
+/// The embedded pipeline on an in-memory warehouse over `data`.
+pub fn pipeline(data: &Path) -> Pipeline {
+    Pipeline::with(DuckWarehouse::in_memory().unwrap(), data, DEFINITION).unwrap()
+}
+
+/// A warehouse file in its own temporary folder.
+pub fn pipeline_file(data: &Path, dir: &Path) -> Pipeline {
+    Pipeline::open(&dir.join("ovom.duckdb"), data).unwrap()
+}
+
+pub fn run(p: &Pipeline, d: &str) -> DayRun {
+    p.run_day(day(d), RunOptions::default(), &clock()).unwrap()
+}
+
+pub fn run_ok(p: &Pipeline, d: &str) -> serde_json::Value {
+    let r = run(p, d);
+    r.result
+        .unwrap_or_else(|f| panic!("{d} failed in {}: {}: {}", f.state, f.error, f.cause))
+}
+
+pub fn run_all(p: &Pipeline) {
+    for d in p.days().unwrap() {
+        run_ok(p, &d.to_string());
+    }
+}
+
+/// Rows of a query, each cell as text.
+pub fn rows(p: &Pipeline, sql: &str) -> Vec<Vec<String>> {
+    let wh = p.warehouse();
+    ovom::query::run(wh.connection(), sql).unwrap().rows
+}
+
+pub fn scalar(p: &Pipeline, sql: &str) -> i64 {
+    rows(p, sql)[0][0].parse().unwrap()
+}
+
+/// The tables whose content a run produces (audit history aside).
+pub const DATA_TABLES: [&str; 11] = [
+    "staging_patient",
+    "staging_bloodtest",
+    "quarantine",
+    "stage_audit",
+    "rejects",
+    "duplicates",
+    "dim_patient",
+    "dim_doctor",
+    "dim_lab",
+    "dim_date",
+    "fact_bloodtest",
+];
+
+/// An order-independent checksum of a table's content, lineage (`run_id`)
+/// aside, and its row count.
+pub fn fingerprint(p: &Pipeline, table: &str) -> (i64, String) {
+    let cols = rows(
+        p,
+        &format!("SELECT column_name FROM information_schema.columns WHERE table_name = '{table}' AND column_name <> 'run_id' ORDER BY ordinal_position"),
+    );
+    let list: Vec<String> = cols.into_iter().map(|c| format!("\"{}\"", c[0])).collect();
+    let r = rows(
+        p,
+        &format!(
+            "SELECT COUNT(*), COALESCE(md5(string_agg(row_text, '\n' ORDER BY row_text)), '') FROM (SELECT CAST(ROW({}) AS VARCHAR) AS row_text FROM {table})",
+            list.join(", ")
+        ),
+    );
+    (r[0][0].parse().unwrap(), r[0][1].clone())
+}
+
+pub fn fingerprints(p: &Pipeline) -> Vec<(&'static str, (i64, String))> {
+    DATA_TABLES
+        .iter()
+        .map(|t| (*t, fingerprint(p, t)))
+        .collect()
+}
+
+/// The repository's root folder.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
