@@ -150,3 +150,70 @@ fn run_refuses_a_bad_date_and_reports_a_failed_day_with_its_state() {
     );
     assert!(text.contains("line 1"), "{text}");
 }
+
+#[test]
+fn generate_uploads_the_same_data_set_to_an_s3_data_root() {
+    use ovom_aws::s3::{DataRoot, S3Store};
+    use ovom_core::ports::ObjectStore;
+
+    let moto = crate::moto::Moto::start();
+    let rt = ovom_aws::tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(moto.client().create_bucket().bucket("ovom-ehr").send())
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let opts = [
+        "--seed",
+        "4",
+        "--patients",
+        "40",
+        "--tests",
+        "300",
+        "--malformed-rate",
+        "0.02",
+    ];
+    let local = Command::new(env!("CARGO_BIN_EXE_ovom"))
+        .args(["generate", "--out", "local"])
+        .args(opts)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(local.status.success());
+    let upload = Command::new(env!("CARGO_BIN_EXE_ovom"))
+        .args(["generate", "--out", "s3://ovom-ehr/ehr/v1"])
+        .args(opts)
+        .env("AWS_ENDPOINT_URL", moto.endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert!(
+        upload.status.success(),
+        "{}",
+        String::from_utf8_lossy(&upload.stderr)
+    );
+
+    let store = S3Store::new(
+        moto.client(),
+        DataRoot::parse("s3://ovom-ehr/ehr/v1").unwrap(),
+        rt.handle().clone(),
+    );
+    let expected = files(&dir.path().join("local"));
+    let mut uploaded = BTreeMap::new();
+    for source in ["patient_data", "log_data"] {
+        for object in store.list(&format!("{source}/")).unwrap() {
+            uploaded.insert(object.key.clone(), store.get(&object.key).unwrap());
+        }
+    }
+    assert!(expected.len() > 100);
+    assert_eq!(uploaded, expected);
+
+    let bad = ovom(dir.path(), &["generate", "--out", "s3://ovom-ehr/../etc"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("data_root"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

@@ -2,6 +2,11 @@
 
 mod support;
 
+/// A local S3 endpoint (moto), shared with the S3 adapter's tests.
+#[allow(dead_code)]
+#[path = "../crates/aws/tests/moto/mod.rs"]
+mod moto;
+
 mod cli;
 mod contract_rules;
 mod errors;

@@ -57,6 +57,10 @@ step() {
     echo "=== validate $step_no: $name: ok in $((SECONDS - started)) s"
 }
 
+sqlglot_redshift() {
+    python3 tests/offline/sqlglot_check.py
+}
+
 sam_validate() {
     sam validate --lint --template-file "$template" --region "$AWS_REGION"
 }
@@ -147,6 +151,7 @@ check_bootstraps() {
     done
 }
 
+step "sqlglot (redshift) on every SQL file" sqlglot_redshift
 step "sam validate --lint" sam_validate
 step "cfn-lint" cfn_lint
 step "checkov" run_checkov

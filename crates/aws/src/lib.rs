@@ -11,6 +11,7 @@ pub mod redshift;
 pub mod s3;
 
 pub use aws_config;
+pub use aws_sdk_s3;
 pub use lambda_runtime;
 pub use tokio;
 pub use tracing_subscriber;

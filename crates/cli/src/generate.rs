@@ -25,3 +25,46 @@ pub fn into_dir(dir: &Path, opts: &Options) -> Result<Summary> {
     bar.finish_and_clear();
     Ok(summary)
 }
+
+/// Upload the data set under an S3 data root (`s3://BUCKET/PREFIX`), as the
+/// production pipeline reads it. Credentials and region come from the usual
+/// AWS environment; `AWS_ENDPOINT_URL` points at an S3-compatible endpoint
+/// (which is then addressed path-style).
+pub fn into_s3(url: &str, opts: &Options) -> Result<Summary> {
+    use ovom_aws::s3::{DataRoot, S3Store};
+    use ovom_core::ports::ObjectStore;
+
+    opts.validate()?;
+    let root = DataRoot::parse(url)?;
+    let runtime = ovom_aws::tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let custom_endpoint = std::env::var_os("AWS_ENDPOINT_URL").is_some()
+        || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+    let client = runtime.block_on(async {
+        let shared =
+            ovom_aws::aws_config::load_defaults(ovom_aws::aws_config::BehaviorVersion::latest())
+                .await;
+        let config = ovom_aws::aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(custom_endpoint)
+            .build();
+        ovom_aws::aws_sdk_s3::Client::from_conf(config)
+    });
+    let store = S3Store::new(client, root, runtime.handle().clone());
+
+    /// Each generated file is one object; a failed upload stops the run.
+    struct Upload<'a>(&'a S3Store);
+    impl ovom_generate::Sink for Upload<'_> {
+        fn write_file(&mut self, relative_path: &str, contents: &[u8]) -> std::io::Result<()> {
+            self.0
+                .put(relative_path, contents)
+                .map_err(std::io::Error::other)
+        }
+    }
+    let bar = ProgressBar::new(0);
+    let summary = ovom_generate::generate(opts, &mut Upload(&store), &mut |p: Progress| {
+        bar.set_length(p.total);
+        bar.set_position(p.done);
+    })
+    .with_context(|| format!("uploading to {url}"))?;
+    bar.finish_and_clear();
+    Ok(summary)
+}

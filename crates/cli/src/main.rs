@@ -33,8 +33,9 @@ struct Cli {
 enum Command {
     /// Write the simulated EHR export (the data contract's layout) into a folder.
     Generate {
+        /// A folder, or an S3 data root `s3://BUCKET/PREFIX` to upload to.
         #[arg(long)]
-        out: PathBuf,
+        out: String,
         #[arg(long, default_value_t = 42)]
         seed: u64,
         #[arg(long, default_value_t = 7000)]
@@ -137,14 +138,18 @@ fn execute(command: Command) -> Result<ExitCode> {
                 malformed_rate,
             };
             let started = Instant::now();
-            let s = ovom::generate::into_dir(&out, &opts)?;
+            let s = if out.starts_with("s3://") {
+                ovom::generate::into_s3(&out, &opts)?
+            } else {
+                ovom::generate::into_dir(std::path::Path::new(&out), &opts)?
+            };
             println!(
                 "wrote {} patient records ({} files) and {} test lines ({} files) to {} in {:.2} s",
                 s.patient_records,
                 s.patient_files,
                 s.test_lines,
                 s.test_files,
-                out.display(),
+                out,
                 started.elapsed().as_secs_f64()
             );
             Ok(ExitCode::SUCCESS)
