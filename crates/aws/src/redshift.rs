@@ -809,55 +809,7 @@ struct Bound {
     parameters: Vec<SqlParameter>,
 }
 
-/// The byte ranges of the `:name` placeholders of a statement, colon
-/// included, outside strings and comments (a `::` cast is not one). The same
-/// rule as [`ovom_core::sql::to_positional`].
-fn placeholders(stmt: &str) -> Vec<(usize, usize)> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Scan {
-        Code,
-        Quote(u8),
-        LineComment,
-        BlockComment,
-    }
-    let b = stmt.as_bytes();
-    let name_byte = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
-    let mut out = vec![];
-    let mut state = Scan::Code;
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        match state {
-            Scan::Code => match c {
-                b'\'' | b'"' => state = Scan::Quote(c),
-                b'-' if b.get(i + 1) == Some(&b'-') => state = Scan::LineComment,
-                b'/' if b.get(i + 1) == Some(&b'*') => state = Scan::BlockComment,
-                b':' => {
-                    let prev_colon = i > 0 && b[i - 1] == b':';
-                    let next = b.get(i + 1).copied().unwrap_or(b' ');
-                    if !prev_colon && (next.is_ascii_lowercase() || next == b'_') {
-                        let end = (i + 1..b.len())
-                            .find(|&j| !name_byte(b[j]))
-                            .unwrap_or(b.len());
-                        out.push((i, end));
-                        i = end;
-                        continue;
-                    }
-                }
-                _ => {}
-            },
-            Scan::Quote(q) if c == q => state = Scan::Code,
-            Scan::LineComment if c == b'\n' => state = Scan::Code,
-            Scan::BlockComment if c == b'*' && b.get(i + 1) == Some(&b'/') => {
-                state = Scan::Code;
-                i += 1;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    out
-}
+use ovom_core::sql::placeholders;
 
 /// The fixed SQL a value is written as instead of a parameter, for the three
 /// kinds that carry no free data (see the module documentation).

@@ -223,16 +223,20 @@ fn has_code(stmt: &str) -> bool {
     any
 }
 
-/// The `:name` parameters of one statement, in order of appearance (a name
-/// may repeat), and the statement with each one replaced by `?`. A `::` cast
-/// is left alone.
-pub fn to_positional(stmt: &str) -> (String, Vec<&str>) {
+/// The byte ranges of the `:name` placeholders of a statement, colon
+/// included, outside strings and comments, in order. A `::` cast is not one.
+pub fn placeholders(stmt: &str) -> Vec<(usize, usize)> {
     let b = stmt.as_bytes();
-    let mut marks = vec![];
+    let mut marks: Vec<(usize, usize)> = vec![];
     scan(stmt, |i, c| {
+        let inside_previous = marks.last().is_some_and(|&(_, end)| i < end);
         let prev_colon = i > 0 && b[i - 1] == b':';
         let next = b.get(i + 1).copied().unwrap_or(b' ');
-        if c == b':' && !prev_colon && (next.is_ascii_lowercase() || next == b'_') {
+        if c == b':'
+            && !inside_previous
+            && !prev_colon
+            && (next.is_ascii_lowercase() || next == b'_')
+        {
             let end = (i + 1..b.len())
                 .find(|&j| !(b[j].is_ascii_alphanumeric() || b[j] == b'_'))
                 .unwrap_or(b.len());
@@ -240,10 +244,16 @@ pub fn to_positional(stmt: &str) -> (String, Vec<&str>) {
         }
         true
     });
+    marks
+}
+
+/// The `:name` parameters of one statement, in order of appearance (a name
+/// may repeat), and the statement with each one replaced by `?`.
+pub fn to_positional(stmt: &str) -> (String, Vec<&str>) {
     let mut out = String::with_capacity(stmt.len());
     let mut names = vec![];
     let mut last = 0;
-    for (start, end) in marks {
+    for (start, end) in placeholders(stmt) {
         out.push_str(&stmt[last..start]);
         out.push('?');
         names.push(&stmt[start + 1..end]);
