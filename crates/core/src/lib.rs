@@ -13,7 +13,6 @@ pub mod contract;
 pub mod error;
 pub mod handler;
 pub mod local_dir;
-pub mod metrics;
 pub mod params;
 pub mod ports;
 pub mod sql;

@@ -263,14 +263,6 @@ pub fn to_positional(stmt: &str) -> (String, Vec<&str>) {
     (out, names)
 }
 
-/// The `:name` parameters a statement uses, each once, in order.
-pub fn parameter_names(stmt: &str) -> Vec<&str> {
-    let mut names = to_positional(stmt).1;
-    let mut seen = std::collections::HashSet::new();
-    names.retain(|n| seen.insert(*n));
-    names
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDate;
 use duckdb::types::{TimeUnit, Value as DuckValue};
 use duckdb::{params, Connection};
 use ovom_core::contract;
@@ -317,9 +317,4 @@ fn copy_day(
         "copied day"
     );
     Ok(lines_read)
-}
-
-/// Read a timestamp column value for display.
-pub fn format_timestamp(t: NaiveDateTime) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
