@@ -5,10 +5,19 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use ovom_generate::{DirSink, Options, Progress, Summary};
+use ovom_generate::{DirSink, Options, Progress, Sink, Summary};
 
 pub fn into_dir(dir: &Path, opts: &Options) -> Result<Summary> {
     opts.validate()?;
+    with_progress(opts, &mut DirSink::new(dir))
+        .with_context(|| format!("generating into {}", dir.display()))
+}
+
+/// Generate into `sink`, with a progress bar on a terminal.
+fn with_progress(
+    opts: &Options,
+    sink: &mut dyn Sink,
+) -> Result<Summary, ovom_generate::GenerateError> {
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} lines ({per_sec}, {eta})")
@@ -16,14 +25,12 @@ pub fn into_dir(dir: &Path, opts: &Options) -> Result<Summary> {
             .progress_chars("=> "),
     );
     bar.set_message("generating");
-    let mut sink = DirSink::new(dir);
-    let summary = ovom_generate::generate(opts, &mut sink, &mut |p: Progress| {
+    let summary = ovom_generate::generate(opts, sink, &mut |p: Progress| {
         bar.set_length(p.total);
         bar.set_position(p.done);
-    })
-    .with_context(|| format!("generating into {}", dir.display()))?;
+    });
     bar.finish_and_clear();
-    Ok(summary)
+    summary
 }
 
 /// Upload the data set under an S3 data root (`s3://BUCKET/PREFIX`), as the
@@ -52,19 +59,12 @@ pub fn into_s3(url: &str, opts: &Options) -> Result<Summary> {
 
     /// Each generated file is one object; a failed upload stops the run.
     struct Upload<'a>(&'a S3Store);
-    impl ovom_generate::Sink for Upload<'_> {
+    impl Sink for Upload<'_> {
         fn write_file(&mut self, relative_path: &str, contents: &[u8]) -> std::io::Result<()> {
             self.0
                 .put(relative_path, contents)
                 .map_err(std::io::Error::other)
         }
     }
-    let bar = ProgressBar::new(0);
-    let summary = ovom_generate::generate(opts, &mut Upload(&store), &mut |p: Progress| {
-        bar.set_length(p.total);
-        bar.set_position(p.done);
-    })
-    .with_context(|| format!("uploading to {url}"))?;
-    bar.finish_and_clear();
-    Ok(summary)
+    with_progress(opts, &mut Upload(&store)).with_context(|| format!("uploading to {url}"))
 }
