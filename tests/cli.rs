@@ -84,6 +84,25 @@ fn ovom_run_in_an_empty_folder_builds_the_warehouse_the_contract_describes_and_a
         &["query", "SELECT COUNT(*) AS executions FROM executions"],
     );
     assert!(stdout(&q).contains("730"), "{}", stdout(&q));
+
+    // A backfill of the year into another warehouse loads exactly the same.
+    let backfill = ovom(
+        dir.path(),
+        &[
+            "backfill",
+            "--from",
+            "2025-01-01",
+            "--to",
+            "2025-12-31",
+            "--warehouse",
+            "backfill.duckdb",
+        ],
+    );
+    let text = stdout(&backfill);
+    assert!(backfill.status.success(), "{text}");
+    assert!(text.contains("365 days, 365 run, 0 skipped"), "{text}");
+    let p = ovom::pipeline::Pipeline::open(&dir.path().join("backfill.duckdb"), &data).unwrap();
+    assert_eq!(fingerprints(&p), once);
 }
 
 #[test]

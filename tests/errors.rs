@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use ovom_core::error::{retry_of, Retry};
+use ovom_core::error::{caught, retry_of, Retry};
 use ovom_core::TaskError;
 use serde_json::Value;
 
@@ -42,8 +42,32 @@ fn the_state_machine_matches_exactly_the_task_error_names() {
         .into_iter()
         .filter(|n| !n.starts_with("States.") && !n.starts_with("Lambda."))
         .collect();
-    let code: BTreeSet<String> = TaskError::NAMES.iter().map(|n| n.to_string()).collect();
-    assert_eq!(ours, code);
+    let handled: BTreeSet<String> = TaskError::NAMES
+        .iter()
+        .filter(|n| retry_of(n) != Retry::Never || caught(n))
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(ours, handled);
+}
+
+#[test]
+fn only_refused_input_is_caught_so_every_other_failure_can_be_redriven_at_its_state() {
+    let mut all = vec![];
+    rules(&definition()["States"], &mut all);
+    let expected: Vec<String> = TaskError::NAMES
+        .iter()
+        .filter(|n| caught(n))
+        .map(|n| n.to_string())
+        .collect();
+    let catchers: Vec<_> = all.iter().filter(|(_, k, _)| *k == "Catch").collect();
+    assert!(catchers.len() >= 6, "{catchers:?}");
+    for (state, _, rule) in catchers {
+        assert_eq!(
+            names(rule),
+            expected,
+            "{state} catches more than refused input"
+        );
+    }
 }
 
 #[test]

@@ -1,8 +1,10 @@
 //! The deployment: the SAM template's IAM against the calls the AWS adapters
 //! make, its wiring of the state machine to the three functions, a day run
 //! from the definition as the template deploys it, a day started the way the
-//! daily schedule starts it, and the offline validation of `tests/offline/`
-//! (linters, checkov, asl-validator, an arm64 build of the functions).
+//! daily schedule starts it, the backfill state machine and its role, the
+//! alarms and the dashboard against the metrics the functions write, and the
+//! offline validation of `tests/offline/` (linters, checkov, asl-validator,
+//! the backfill's JSONata, an arm64 build of the functions).
 //!
 //! The template is YAML with CloudFormation's short tags; it is read by a
 //! few lines of Python with PyYAML (the tools' virtual environment has it,
@@ -17,6 +19,7 @@ use std::sync::OnceLock;
 use ovom::pipeline::{load_definition, local_arn, Pipeline, DEFINITION};
 use ovom_asl::{Executor, NoopObserver, TaskFailure, TaskHandler};
 use ovom_core::handler::TaskKind;
+use ovom_core::params::DimMode;
 use ovom_duckdb::DuckWarehouse;
 use serde_json::{json, Value};
 
@@ -664,4 +667,759 @@ fn a_scheduled_start_loads_the_day_of_its_scheduled_time() {
         ),
         1
     );
+}
+
+// ------------------------------------------------------------ the backfill
+
+/// The backfill definition as the template deploys it: parsed, its text,
+/// and the template's substitutions for it.
+fn backfill() -> (Value, String, BTreeMap<String, Value>) {
+    let r = resource("BackfillStateMachine");
+    assert_eq!(r["Type"], "AWS::Serverless::StateMachine");
+    let props = &r["Properties"];
+    let uri = props["DefinitionUri"]
+        .as_str()
+        .expect("DefinitionUri is a local file");
+    let text = std::fs::read_to_string(repo().join("infra").join(uri)).unwrap();
+    let subs = props["DefinitionSubstitutions"]
+        .as_object()
+        .expect("DefinitionSubstitutions")
+        .clone()
+        .into_iter()
+        .collect();
+    let machine = serde_json::from_str(&text).expect("the backfill definition is JSON");
+    (machine, text, subs)
+}
+
+/// The states of a definition by name, those of its Maps and Parallels
+/// included.
+fn all_states(machine: &Value) -> BTreeMap<String, Value> {
+    let mut found = BTreeMap::new();
+    for (name, state) in machine["States"].as_object().expect("States") {
+        assert!(
+            found.insert(name.clone(), state.clone()).is_none(),
+            "{name} twice"
+        );
+        let nested = [&state["ItemProcessor"], &state["Iterator"]]
+            .into_iter()
+            .chain(state["Branches"].as_array().into_iter().flatten());
+        for block in nested.filter(|b| b.is_object()) {
+            for (name, state) in all_states(block) {
+                assert!(found.insert(name.clone(), state).is_none(), "{name} twice");
+            }
+        }
+    }
+    found
+}
+
+/// Every dimension mode (a new one fails to compile here until the backfill
+/// is told about it).
+fn dim_modes() -> [DimMode; 3] {
+    let all = [DimMode::TruncateInsert, DimMode::Append, DimMode::Merge];
+    for mode in all {
+        match mode {
+            DimMode::TruncateInsert | DimMode::Append | DimMode::Merge => {}
+        }
+    }
+    all
+}
+
+const NESTED_START: &str = "arn:aws:states:::states:startExecution.sync:2";
+
+#[test]
+fn the_backfill_runs_the_daily_state_machine_one_day_at_a_time() {
+    let (machine, text, subs) = backfill();
+    // Its one placeholder is the daily state machine, which has a name the
+    // backfill's role can name its executions by.
+    assert_eq!(placeholders(&text), set(&["PipelineArn"]));
+    assert_eq!(
+        subs.keys().cloned().collect::<BTreeSet<_>>(),
+        set(&["PipelineArn"])
+    );
+    assert_eq!(subs["PipelineArn"], json!({"Ref": "Pipeline"}));
+    assert_eq!(
+        resource("Pipeline")["Properties"]["Name"],
+        json!({"Fn::Sub": "${AWS::StackName}-pipeline"})
+    );
+
+    // The range is read by the one JSONata state (JSONPath has no date
+    // arithmetic; tests/offline/backfill_jsonata.js evaluates it), ...
+    let states = all_states(&machine);
+    assert!(
+        machine.get("QueryLanguage").is_none(),
+        "JSONPath but for one state"
+    );
+    let start = machine["StartAt"].as_str().unwrap();
+    let jsonata: Vec<&str> = states
+        .iter()
+        .filter(|(_, s)| s["QueryLanguage"] == "JSONata")
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert_eq!(jsonata, [start]);
+    let read = &states[start];
+    assert_eq!(read["Type"], "Pass");
+    let expression = read["Output"].as_str().expect("one expression");
+    for mode in dim_modes() {
+        assert!(
+            expression.contains(&format!("'{}'", mode.as_str())),
+            "the backfill refuses dim_mode {}",
+            mode.as_str()
+        );
+    }
+
+    // ... input it refuses ends in a Fail state with its reason, ...
+    let check = &states[read["Next"].as_str().unwrap()];
+    assert_eq!(check["Type"], "Choice");
+    let [refused] = check["Choices"].as_array().unwrap().as_slice() else {
+        panic!("{check}");
+    };
+    assert_eq!(refused["Variable"], "$.problem");
+    assert_eq!(refused["IsNull"], false);
+    let fail = &states[refused["Next"].as_str().unwrap()];
+    assert_eq!(fail["Type"], "Fail");
+    assert_eq!(fail["CausePath"], "$.problem");
+
+    // ... and the dates run one at a time, in order, the first failed day
+    // failing the Map (an Inline Map has no tolerated failures) and the
+    // backfill at the Map, where a redrive resumes.
+    let days = &states[check["Default"].as_str().unwrap()];
+    assert_eq!(days["Type"], "Map");
+    assert_eq!(days["ItemsPath"], "$.dates");
+    assert_eq!(
+        days["MaxConcurrency"], 1,
+        "one day at a time, in date order"
+    );
+    assert!(
+        matches!(
+            days["ItemProcessor"]["ProcessorConfig"]["Mode"].as_str(),
+            None | Some("INLINE")
+        ),
+        "{days}"
+    );
+    for field in [
+        "ToleratedFailurePercentage",
+        "ToleratedFailurePercentagePath",
+        "ToleratedFailureCount",
+        "ToleratedFailureCountPath",
+        "ItemReader",
+        "ItemBatcher",
+        "ResultWriter",
+        "Catch",
+        "Retry",
+    ] {
+        assert!(days.get(field).is_none(), "the Map has {field}");
+    }
+    assert_eq!(
+        days.get("ResultPath"),
+        Some(&Value::Null),
+        "the days' results are dropped"
+    );
+    assert_eq!(
+        days["ItemSelector"],
+        json!({
+            "logical_date.$": "$$.Map.Item.Value",
+            "dim_mode.$": "$.range.dim_mode",
+            "strict.$": "$.range.strict"
+        })
+    );
+
+    // Each day: a nested execution of the daily state machine, awaited.
+    let inner = all_states(&days["ItemProcessor"]);
+    let inner: Vec<&Value> = inner.values().collect();
+    let [day] = inner.as_slice() else {
+        panic!("one state per day: {inner:?}");
+    };
+    assert_eq!(day["Type"], "Task");
+    assert_eq!(day["Resource"], NESTED_START);
+    assert_eq!(day["Parameters"]["StateMachineArn"], "${PipelineArn}");
+    assert_eq!(
+        day["Parameters"]["Input"],
+        json!({
+            "logical_date.$": "$.logical_date",
+            "dim_mode.$": "$.dim_mode",
+            "strict.$": "$.strict",
+            "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id"
+        })
+    );
+    assert_eq!(
+        states.values().filter(|s| s["Type"] == "Task").count(),
+        1,
+        "the backfill does nothing but start days"
+    );
+}
+
+#[test]
+fn a_day_the_backfill_starts_loads_as_a_day_started_by_hand() {
+    // The input the backfill's task builds from an iteration's item ...
+    let (machine, _, _) = backfill();
+    let states = all_states(&machine);
+    let day = states
+        .values()
+        .find(|s| s["Resource"] == NESTED_START)
+        .expect("the nested start");
+    let item = json!({"logical_date": "2025-03-14", "dim_mode": "append", "strict": true});
+    let selected: BTreeSet<String> = states
+        .values()
+        .filter_map(|s| s["ItemSelector"].as_object())
+        .flat_map(|selector| selector.keys().map(|k| k.trim_end_matches(".$").to_owned()))
+        .collect();
+    assert_eq!(
+        selected,
+        item.as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+    );
+    let parent = "arn:aws:states:us-east-1:123456789012:execution:ovom-warehouse-backfill:b1";
+    let input: serde_json::Map<String, Value> = day["Parameters"]["Input"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(key, path)| {
+            let key = key.strip_suffix(".$").expect("every field is a path");
+            let value = match path.as_str().unwrap() {
+                "$$.Execution.Id" => json!(parent),
+                path => item[path.strip_prefix("$.").expect("a field of the item")].clone(),
+            };
+            (key.to_owned(), value)
+        })
+        .collect();
+
+    // ... runs the daily definition for that day, with its options.
+    let data = Data::new();
+    data.file(
+        "patient_data/2025/03/14/part-00000.json",
+        &[patient(1, "2025-03-14")],
+    );
+    data.file(
+        "log_data/2025/03/14/part-00000.json",
+        &[test("t1", 1, "2025-03-14", json!({}))],
+    );
+    let p = pipeline(data.path());
+    let tasks = Recording {
+        pipeline: &p,
+        calls: RefCell::new(vec![]),
+    };
+    let daily = load_definition(DEFINITION).unwrap();
+    let name = "backfill-2025-03-14-6f1c2d2e-0b7a-4c1e-9a3e-2f4b5c6d7e8f";
+    let out = Executor::new(&daily, &tasks, &clock(), &NoopObserver)
+        .with_execution_name(name)
+        .run(Value::Object(input))
+        .unwrap_or_else(|f| panic!("{} in {}: {}", f.error, f.state, f.cause));
+    assert!(out.get("quality").is_some(), "{out}");
+    let calls = tasks.calls.into_inner();
+    assert_eq!(calls.len(), 8, "every task ran once");
+    for (resource, input) in &calls {
+        assert_eq!(input["logical_date"], "2025-03-14", "{resource}: {input}");
+        assert_eq!(input["run_id"], name);
+    }
+    assert_eq!(calls[0].1["strict"], true);
+    assert_eq!(calls[1].1["mode"], "append");
+    assert_eq!(scalar(&p, "SELECT COUNT(*) FROM fact_bloodtest"), 1);
+}
+
+#[test]
+fn the_backfill_may_only_start_follow_and_stop_daily_runs() {
+    let props = &resource("BackfillStateMachine")["Properties"];
+    let role = props["Role"]["Fn::GetAtt"][0]
+        .as_str()
+        .expect("a role of the template")
+        .to_owned();
+    assert_least_privilege(&role);
+    let by_sid = |role: &str| -> BTreeMap<String, Value> {
+        let statements = role_statements(role);
+        let by_sid: BTreeMap<String, Value> = statements
+            .iter()
+            .map(|s| (s["Sid"].as_str().expect("a Sid").to_owned(), s.clone()))
+            .collect();
+        assert_eq!(by_sid.len(), statements.len(), "{role}: a Sid twice");
+        by_sid
+    };
+    let statements = by_sid(role.as_str());
+    assert_eq!(
+        statements.keys().cloned().collect::<BTreeSet<_>>(),
+        set(&[
+            "StartDays",
+            "FollowDays",
+            "ExecutionEvents",
+            "LogDelivery",
+            "Tracing"
+        ])
+    );
+    // What startExecution.sync:2 needs, on the daily state machine only.
+    let nested: [(&str, &[&str], Value); 3] = [
+        (
+            "StartDays",
+            &["states:StartExecution"],
+            json!({"Ref": "Pipeline"}),
+        ),
+        (
+            "FollowDays",
+            &["states:DescribeExecution", "states:StopExecution"],
+            json!({"Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${Pipeline.Name}:*"}),
+        ),
+        (
+            "ExecutionEvents",
+            &["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+            json!({"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"}),
+        ),
+    ];
+    for (sid, actions, on) in nested {
+        let s = &statements[sid];
+        assert_eq!(s["Effect"], "Allow", "{sid}");
+        assert_eq!(strings(&s["Action"]), set(actions), "{sid}");
+        assert_eq!(s["Resource"], on, "{sid}");
+        assert!(s.get("Condition").is_none(), "{sid}");
+    }
+    // Logs and traces as the daily state machine's role has them.
+    let daily_role = resource("Pipeline")["Properties"]["Role"]["Fn::GetAtt"][0]
+        .as_str()
+        .unwrap();
+    let daily = by_sid(daily_role);
+    for sid in ["LogDelivery", "Tracing"] {
+        assert_eq!(statements[sid], daily[sid], "{sid}");
+    }
+    for (action, allowing) in allowed(&role) {
+        assert_eq!(allowing.len(), 1, "{action} is allowed twice");
+    }
+    // Assumed by Step Functions of this account only.
+    let trust = list(&resource(&role)["Properties"]["AssumeRolePolicyDocument"]["Statement"]);
+    assert_eq!(
+        trust,
+        [json!({
+            "Effect": "Allow",
+            "Principal": {"Service": "states.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+        })]
+    );
+
+    // Logged and traced like the daily state machine, without execution data.
+    let pipeline = &resource("Pipeline")["Properties"];
+    assert_eq!(props["Tracing"], pipeline["Tracing"]);
+    assert_eq!(props["Logging"]["Level"], pipeline["Logging"]["Level"]);
+    assert_eq!(props["Logging"]["IncludeExecutionData"], false);
+    assert_eq!(
+        props["Logging"]["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"],
+        get_att("BackfillLogGroup", "Arn")
+    );
+    assert_eq!(
+        template()["Outputs"]["BackfillStateMachineArn"]["Value"],
+        json!({"Ref": "BackfillStateMachine"})
+    );
+}
+
+// ---------------------------------------------------- alarms and dashboard
+
+/// The metrics the functions write in CloudWatch's embedded metric format
+/// (`crates/aws/src/emf.rs`), the only custom metrics an alarm or the
+/// dashboard may read: one namespace; the dimension set `[["Task"]]` with
+/// the task's name and, by task, the metrics below; and the fact's rejects
+/// once more by reason, with the dimension set `[["Task", "Reason"]]`.
+const EMF_NAMESPACE: &str = "OVOM/Warehouse";
+/// Written by every invocation of every task.
+const EMF_EVERY_TASK: [&str; 2] = ["DurationMs", "TaskFailures"];
+/// Written by each task besides those.
+const EMF_TASK_METRICS: [(TaskKind, &[&str]); 3] = [
+    (
+        TaskKind::Stage,
+        &["LinesRead", "RowsStaged", "LinesQuarantined"],
+    ),
+    (
+        TaskKind::Load,
+        &["RowsLoaded", "RowsRejected", "Duplicates"],
+    ),
+    (TaskKind::Quality, &["ChecksRun", "CheckFailures"]),
+];
+/// The per-reason documents: their task and metric.
+const EMF_BY_REASON: (TaskKind, &str) = (TaskKind::Load, "RowsRejected");
+
+/// Whether the functions write `metric` with `Task` = `task`.
+fn emf_writes(task: &str, metric: &str) -> bool {
+    EMF_TASK_METRICS.iter().any(|(kind, metrics)| {
+        kind.name() == task && (EMF_EVERY_TASK.contains(&metric) || metrics.contains(&metric))
+    })
+}
+
+/// The Step Functions metrics the alarms and the dashboard read.
+const STATES_METRICS: [&str; 4] = [
+    "ExecutionsStarted",
+    "ExecutionsSucceeded",
+    "ExecutionsFailed",
+    "ExecutionsTimedOut",
+];
+
+#[test]
+fn the_metric_contract_is_what_the_functions_write() {
+    let source = std::fs::read_to_string(repo().join("crates/aws/src/emf.rs"))
+        .expect("the functions' metrics, crates/aws/src/emf.rs");
+    let names = [EMF_NAMESPACE, "Task", "Reason"]
+        .into_iter()
+        .chain(EMF_EVERY_TASK)
+        .chain(EMF_TASK_METRICS.iter().flat_map(|(_, m)| m.iter().copied()));
+    for name in names {
+        assert!(
+            source.contains(&format!("\"{name}\"")),
+            "crates/aws/src/emf.rs does not name {name}"
+        );
+    }
+    assert_eq!(
+        EMF_TASK_METRICS.map(|(kind, _)| kind.name()),
+        TaskKind::ALL.map(TaskKind::name)
+    );
+    assert!(emf_writes(EMF_BY_REASON.0.name(), EMF_BY_REASON.1));
+}
+
+/// A metric an alarm reads: namespace, name, dimensions (name, value).
+type AlarmMetric = (String, String, Vec<(String, Value)>);
+
+fn alarm_metrics(props: &Value) -> Vec<AlarmMetric> {
+    let one = |m: &Value| {
+        (
+            m["Namespace"].as_str().expect("Namespace").to_owned(),
+            m["MetricName"].as_str().expect("MetricName").to_owned(),
+            list(&m["Dimensions"])
+                .iter()
+                .map(|d| (d["Name"].as_str().unwrap().to_owned(), d["Value"].clone()))
+                .collect(),
+        )
+    };
+    if props.get("Metrics").is_some() {
+        list(&props["Metrics"])
+            .iter()
+            .filter(|m| m.get("MetricStat").is_some())
+            .map(|m| one(&m["MetricStat"]["Metric"]))
+            .collect()
+    } else {
+        vec![one(props)]
+    }
+}
+
+#[test]
+fn every_alarm_notifies_the_encrypted_alarm_topic() {
+    let alarms: BTreeMap<&str, &Value> = resources()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .map(|(id, r)| (id.as_str(), r))
+        .collect();
+    let topic = json!({"Ref": "AlarmTopic"});
+    let pipeline = json!({"Ref": "Pipeline"});
+    let backfill = json!({"Ref": "BackfillStateMachine"});
+    // Each Step Functions alarm: its metric, of which state machine.
+    let on_executions = [
+        ("DailyRunFailedAlarm", "ExecutionsFailed", &pipeline),
+        ("DailyRunTimedOutAlarm", "ExecutionsTimedOut", &pipeline),
+        ("NoSuccessfulDayAlarm", "ExecutionsSucceeded", &pipeline),
+        ("BackfillFailedAlarm", "ExecutionsFailed", &backfill),
+    ];
+    let mut expected: BTreeSet<&str> = on_executions.iter().map(|(id, _, _)| *id).collect();
+    expected.insert("RejectRateAlarm");
+    assert_eq!(alarms.keys().copied().collect::<BTreeSet<_>>(), expected);
+
+    for (id, alarm) in &alarms {
+        let props = &alarm["Properties"];
+        assert!(
+            !list(&props["AlarmActions"]).is_empty(),
+            "{id} notifies no one"
+        );
+        for field in ["AlarmActions", "OKActions", "InsufficientDataActions"] {
+            for action in list(&props[field]) {
+                assert_eq!(action, topic, "{id}: {field}");
+            }
+        }
+        // Named under the stack: the topic takes this stack's alarms only.
+        let name = props["AlarmName"]["Fn::Sub"].as_str().expect("AlarmName");
+        assert!(name.starts_with("${AWS::StackName}-"), "{id}: {name}");
+        let description = &props["AlarmDescription"];
+        let description = description
+            .as_str()
+            .or_else(|| description["Fn::Sub"].as_str())
+            .expect("AlarmDescription");
+        assert!(
+            description.len() > 80,
+            "{id}: say what it means and what to do"
+        );
+        for (namespace, metric, dimensions) in alarm_metrics(props) {
+            if namespace == EMF_NAMESPACE {
+                let [(dimension, task)] = dimensions.as_slice() else {
+                    panic!("{id}: {dimensions:?}");
+                };
+                assert_eq!(dimension, "Task", "{id}");
+                assert!(
+                    emf_writes(task.as_str().unwrap(), &metric),
+                    "{id}: {metric} of {task}"
+                );
+            } else {
+                assert_eq!(namespace, "AWS/States", "{id}");
+                assert!(STATES_METRICS.contains(&metric.as_str()), "{id}: {metric}");
+            }
+        }
+    }
+
+    for (id, metric, machine) in on_executions {
+        let props = &alarms[id]["Properties"];
+        assert_eq!(
+            alarm_metrics(props),
+            [(
+                "AWS/States".to_owned(),
+                metric.to_owned(),
+                vec![("StateMachineArn".to_owned(), machine.clone())]
+            )],
+            "{id}"
+        );
+        assert_eq!(props["Statistic"], "Sum", "{id}");
+        assert_eq!(props["Threshold"], 1, "{id}");
+    }
+    for id in [
+        "DailyRunFailedAlarm",
+        "DailyRunTimedOutAlarm",
+        "BackfillFailedAlarm",
+    ] {
+        let props = &alarms[id]["Properties"];
+        assert_eq!(
+            props["ComparisonOperator"], "GreaterThanOrEqualToThreshold",
+            "{id}"
+        );
+        assert_eq!(props["TreatMissingData"], "notBreaching", "{id}");
+    }
+    // A timed-out day is a state only with a time limit: the daily
+    // definition's own, an hour.
+    let daily: Value = serde_json::from_str(DEFINITION).unwrap();
+    assert_eq!(daily["TimeoutSeconds"], 3600);
+
+    // No success in 26 hours: every hour of the last 26 without one, an
+    // hour without data counting as one without success.
+    let stale = &alarms["NoSuccessfulDayAlarm"];
+    assert_eq!(
+        stale["Condition"], "ScheduleOn",
+        "no alarm for a schedule that is off"
+    );
+    let props = &stale["Properties"];
+    let period = props["Period"].as_u64().unwrap();
+    let periods = props["EvaluationPeriods"].as_u64().unwrap();
+    assert_eq!(period * periods, 26 * 3600);
+    assert_eq!(props["DatapointsToAlarm"], periods);
+    assert_eq!(props["ComparisonOperator"], "LessThanThreshold");
+    assert_eq!(props["TreatMissingData"], "breaching");
+    assert_eq!(
+        list(&props["OKActions"]),
+        std::slice::from_ref(&topic),
+        "says when days load again"
+    );
+
+    // The reject rate: rejected / (loaded + rejected) of the fact's loads
+    // over a day, against the parameter.
+    let props = &alarms["RejectRateAlarm"]["Properties"];
+    let by_id: BTreeMap<&str, &Value> = props["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["Id"].as_str().unwrap(), m))
+        .collect();
+    for (id, metric) in [("rejected", "RowsRejected"), ("loaded", "RowsLoaded")] {
+        let stat = &by_id[id]["MetricStat"];
+        assert_eq!(stat["Metric"]["MetricName"], metric);
+        assert_eq!(
+            stat["Metric"]["Dimensions"],
+            json!([{"Name": "Task", "Value": "load"}])
+        );
+        assert_eq!(stat["Period"], 86400);
+        assert_eq!(stat["Stat"], "Sum");
+        assert_eq!(by_id[id]["ReturnData"], false);
+    }
+    let returned: Vec<&&Value> = by_id.values().filter(|m| m["ReturnData"] == true).collect();
+    let [rate] = returned.as_slice() else {
+        panic!("one expression is the alarm's");
+    };
+    assert!(
+        rate["Expression"]
+            .as_str()
+            .unwrap()
+            .contains("rejected / (loaded + rejected)"),
+        "{rate}"
+    );
+    assert_eq!(props["Threshold"], json!({"Ref": "RejectRateThreshold"}));
+    assert_eq!(props["ComparisonOperator"], "GreaterThanThreshold");
+    assert_eq!(
+        template()["Parameters"]["RejectRateThreshold"]["Default"],
+        0.05
+    );
+
+    // The topic: encrypted with a key CloudWatch may use, published to by
+    // this stack's alarms only, and an email subscribed when one is given.
+    assert_eq!(
+        resource("AlarmTopic")["Properties"]["KmsMasterKeyId"],
+        json!({"Ref": "AlarmKey"})
+    );
+    let key = &resource("AlarmKey")["Properties"];
+    assert_eq!(key["EnableKeyRotation"], true);
+    let key_statements = list(&key["KeyPolicy"]["Statement"]);
+    for s in &key_statements {
+        assert!(
+            s["Principal"] != "*" && s["Principal"]["AWS"] != "*",
+            "a key statement for anyone: {s}"
+        );
+    }
+    let for_alarms: Vec<&Value> = key_statements
+        .iter()
+        .filter(|s| s["Principal"]["Service"] == "cloudwatch.amazonaws.com")
+        .collect();
+    let [for_alarms] = for_alarms.as_slice() else {
+        panic!("the key lets CloudWatch encrypt: {key_statements:?}");
+    };
+    assert_eq!(
+        strings(&for_alarms["Action"]),
+        set(&["kms:Decrypt", "kms:GenerateDataKey*"])
+    );
+    let policy = &resource("AlarmTopicPolicy")["Properties"];
+    assert_eq!(list(&policy["Topics"]), std::slice::from_ref(&topic));
+    assert_eq!(
+        list(&policy["PolicyDocument"]["Statement"]),
+        [json!({
+            "Sid": "StackAlarmsPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": topic,
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+                "ArnLike": {"aws:SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${AWS::StackName}-*"}}
+            }
+        })]
+    );
+    let subscription = resource("AlarmEmailSubscription");
+    assert_eq!(subscription["Condition"], "HasAlarmEmail");
+    assert_eq!(
+        subscription["Properties"],
+        json!({"TopicArn": topic, "Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}})
+    );
+    assert_eq!(
+        template()["Conditions"]["HasAlarmEmail"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]})
+    );
+    assert_eq!(template()["Parameters"]["AlarmEmail"]["Default"], "");
+    assert_eq!(template()["Outputs"]["AlarmTopicArn"]["Value"], topic);
+}
+
+/// The dashboard's body: the JSON its `Fn::Sub` makes, each `${Name}`
+/// written `<Name>`; and the names.
+fn dashboard() -> (Value, BTreeSet<String>) {
+    let body = resource("Dashboard")["Properties"]["DashboardBody"]["Fn::Sub"]
+        .as_str()
+        .expect("DashboardBody is a Fn::Sub of one string");
+    let names = placeholders(body);
+    let mut text = body.to_owned();
+    for name in &names {
+        text = text.replace(&format!("${{{name}}}"), &format!("<{name}>"));
+    }
+    let parsed = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("the dashboard's body is not JSON: {e}\n{text}"));
+    (parsed, names)
+}
+
+/// `name="value"` in a search expression.
+fn search_term<'a>(expression: &'a str, name: &str) -> &'a str {
+    let start = expression
+        .find(&format!("{name}=\""))
+        .unwrap_or_else(|| panic!("{expression} has no {name}"))
+        + name.len()
+        + 2;
+    let len = expression[start..].find('"').expect("a closing quote");
+    &expression[start..start + len]
+}
+
+#[test]
+fn the_dashboard_shows_the_metrics_the_functions_and_state_machines_publish() {
+    let (body, names) = dashboard();
+    assert_eq!(
+        names,
+        set(&["AWS::Region", "Pipeline", "BackfillStateMachine"])
+    );
+    let machines = ["<Pipeline>", "<BackfillStateMachine>"];
+
+    // (namespace, metric, dimension value) of every metric drawn.
+    let mut shown: BTreeSet<(String, String, String)> = BTreeSet::new();
+    let mut searches = vec![];
+    let widgets = body["widgets"].as_array().expect("widgets");
+    for widget in widgets {
+        let props = &widget["properties"];
+        assert_eq!(widget["type"], "metric", "{widget}");
+        let title = props["title"].as_str().unwrap_or_default();
+        assert!(!title.is_empty(), "a widget without a title");
+        assert_eq!(props["region"], "<AWS::Region>", "{title}");
+        for row in props["metrics"].as_array().expect("metrics") {
+            let row = row.as_array().expect("a metric is an array");
+            if let Some(expression) = row[0].get("expression") {
+                searches.push(expression.as_str().unwrap().to_owned());
+                continue;
+            }
+            let fields: Vec<&str> = row.iter().map_while(Value::as_str).collect();
+            assert!(!fields.contains(&"."), "{title}: write each metric in full");
+            let &[namespace, metric, dimension, value] = fields.as_slice() else {
+                panic!("{title}: one dimension: {row:?}");
+            };
+            match namespace {
+                EMF_NAMESPACE => {
+                    assert_eq!(dimension, "Task", "{title}");
+                    assert!(emf_writes(value, metric), "{title}: no {metric} of {value}");
+                }
+                "AWS/States" => {
+                    assert_eq!(dimension, "StateMachineArn", "{title}");
+                    assert!(machines.contains(&value), "{title}: {value}");
+                    assert!(STATES_METRICS.contains(&metric), "{title}: {metric}");
+                }
+                other => panic!("{title}: namespace {other}"),
+            }
+            shown.insert((namespace.into(), metric.into(), value.into()));
+        }
+    }
+
+    // Rejects by reason: a search of the per-reason documents, whatever
+    // reasons the fact's rules name.
+    let [search] = searches.as_slice() else {
+        panic!("one search, the rejects by reason: {searches:?}");
+    };
+    assert!(
+        search.starts_with(&format!("SEARCH('{{{EMF_NAMESPACE},Task,Reason}} ")),
+        "{search}"
+    );
+    assert_eq!(search_term(search, "MetricName"), EMF_BY_REASON.1);
+    assert_eq!(search_term(search, "Task"), EMF_BY_REASON.0.name());
+
+    // What the warehouse's operators look at.
+    let mut expected: Vec<(&str, &str, &str)> = vec![];
+    for machine in machines {
+        for metric in [
+            "ExecutionsStarted",
+            "ExecutionsSucceeded",
+            "ExecutionsFailed",
+        ] {
+            expected.push(("AWS/States", metric, machine));
+        }
+    }
+    for metric in ["RowsLoaded", "RowsRejected", "Duplicates"] {
+        expected.push((EMF_NAMESPACE, metric, "load"));
+    }
+    for kind in TaskKind::ALL {
+        expected.push((EMF_NAMESPACE, "DurationMs", kind.name()));
+    }
+    expected.push((EMF_NAMESPACE, "LinesQuarantined", "stage"));
+    expected.push((EMF_NAMESPACE, "CheckFailures", "quality"));
+    for (namespace, metric, value) in expected {
+        assert!(
+            shown.contains(&(namespace.into(), metric.into(), value.into())),
+            "the dashboard does not show {metric} of {value}"
+        );
+    }
+
+    let outputs = &template()["Outputs"];
+    assert_eq!(
+        outputs["DashboardName"]["Value"],
+        json!({"Ref": "Dashboard"})
+    );
+    let url = outputs["DashboardUrl"]["Value"]["Fn::Sub"]
+        .as_str()
+        .unwrap();
+    assert!(url.ends_with("#dashboards/dashboard/${Dashboard}"), "{url}");
 }

@@ -153,12 +153,14 @@ fn transient_errors_are_retried_with_jittered_backoff_then_succeed() {
 }
 
 #[test]
-fn data_errors_are_not_retried_and_end_in_the_fail_state_with_the_error() {
-    for error in [
-        "InvalidParameters",
-        "MalformedInput",
-        "WarehouseError",
-        "StoreError",
+fn data_errors_are_not_retried_and_fail_the_execution_at_their_state() {
+    // Refused input ends in the Fail state; every other error fails the
+    // execution at the state that raised it (where a redrive resumes).
+    for (error, state) in [
+        ("InvalidParameters", "Failed"),
+        ("MalformedInput", "LoadDimensions"),
+        ("WarehouseError", "LoadDimensions"),
+        ("StoreError", "LoadDimensions"),
     ] {
         let machine = load_definition(DEFINITION).unwrap();
         let script = Script::default().fail("dim_lab", &[error]);
@@ -172,7 +174,7 @@ fn data_errors_are_not_retried_and_end_in_the_fail_state_with_the_error() {
                 failure.cause.as_str(),
                 failure.state.as_str()
             ),
-            (error, format!("scripted {error}").as_str(), "Failed")
+            (error, format!("scripted {error}").as_str(), state)
         );
         assert!(clock.sleeps().is_empty(), "{error} was retried");
         let keys: Vec<String> = script.calls.borrow().iter().map(|(_, i)| key(i)).collect();

@@ -7,6 +7,7 @@ mod support;
 #[path = "../crates/aws/tests/moto/mod.rs"]
 mod moto;
 
+mod backfill;
 mod cli;
 mod contract_rules;
 mod errors;
@@ -14,5 +15,7 @@ mod infra;
 mod params;
 mod pipeline;
 mod quality;
+mod redrive;
+mod report;
 mod reruns;
 mod statemachine;

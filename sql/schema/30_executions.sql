@@ -1,4 +1,7 @@
 -- Every execution of a state machine: its input, how it ended, and where.
+-- A backfill is an execution of its own (state_machine 'backfill'); the daily
+-- executions it starts name it in parent_execution_id. redrive_count counts
+-- the times a failed execution was resumed from its failed state.
 CREATE TABLE IF NOT EXISTS executions (
     execution_id VARCHAR(80) NOT NULL,
     state_machine VARCHAR(64) NOT NULL,
@@ -9,5 +12,7 @@ CREATE TABLE IF NOT EXISTS executions (
     finished_at TIMESTAMP,
     failed_state VARCHAR(256),
     error VARCHAR(256),
-    cause VARCHAR(65535)
+    cause VARCHAR(65535),
+    parent_execution_id VARCHAR(80),
+    redrive_count INTEGER NOT NULL DEFAULT 0
 );

@@ -4,7 +4,7 @@
 #
 #   $OVOM_TOOLS/venv            aws-sam-cli, cfn-lint, cargo-lambda, zig  (requirements.txt)
 #   $OVOM_TOOLS/checkov-venv    checkov                                   (requirements-checkov.txt)
-#   $OVOM_TOOLS/node            asl-validator                             (package.json, package-lock.json)
+#   $OVOM_TOOLS/node            asl-validator, jsonata                    (package.json, package-lock.json)
 #   $OVOM_TOOLS/rust            a compiler and standard library for aarch64-unknown-linux-gnu,
 #                               when the machine's rustup toolchain has no such target
 #
@@ -73,7 +73,7 @@ python3 -m venv --clear "$tools/checkov-venv"
 "$tools/checkov-venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     --requirement "$here/requirements-checkov.txt"
 
-step "asl-validator into $tools/node"
+step "asl-validator and jsonata into $tools/node"
 rm -rf "$tools/node"
 mkdir -p "$tools/node"
 cp "$here/package.json" "$here/package-lock.json" "$tools/node/"

@@ -69,6 +69,12 @@ LITERALS = {
     "state_type": "'Task'",
     "attempts": "'1'",
     "duration_ms": "'12'",
+    "parent_execution_id": "'backfill-20250101-20251231-1'",
+    "redrive_count": "'1'",
+    "now": "'2025-03-14 06:02:00'",
+    "from_date": "'2025-01-01'",
+    "to_date": "'2025-12-31'",
+    "limit": "'20'",
     # The adapter's own statements.
     "source_file": "'log_data/2025/03/14/part-00000.json'",
     "copy_query_id": "'4242'",

@@ -4,10 +4,14 @@
 #   1. sam validate --lint   the SAM template (SAM's own checks, then cfn-lint's)
 #   2. cfn-lint              the template, on its own
 #   3. checkov               no failed check (a skip is justified in the template)
-#   4. asl-validator         the state machine, as written and with its ARNs substituted
-#   5. sam build             the three functions for arm64 with cargo-lambda and zig, as
+#   4. asl-validator         both state machines (the daily one and the backfill), as
+#                            written and with their ARNs substituted
+#   5. backfill JSONata      the backfill's JSONata, read from its definition, evaluated
+#                            by jsonata (the version Step Functions implements) against
+#                            date ranges with known answers (backfill_jsonata.js)
+#   6. sam build             the three functions for arm64 with cargo-lambda and zig, as
 #                            infra/build.sh builds them for deployment
-#   6. bootstraps            each exists, is an aarch64 executable under 10 MiB, and
+#   7. bootstraps            each exists, is an aarch64 executable under 10 MiB, and
 #                            neither links nor contains DuckDB
 #
 # The tools come from setup.sh beside this file (run it first; it is quick
@@ -22,6 +26,7 @@ repo="$(cd "$here/../.." && pwd)"
 tools="${OVOM_TOOLS:-/var/tmp/ovom-tools}"
 template="infra/template.yaml"
 definition="statemachine/pipeline.asl.json"
+backfill="statemachine/backfill.asl.json"
 max_bytes=$((10 * 1024 * 1024))
 
 if [[ ! -f "$tools/.setup.stamp" ]]; then
@@ -92,8 +97,9 @@ EOF
 }
 
 asl_validate() {
-    # As written (placeholders), and as deployed: each ${...} replaced by a
-    # function ARN, which asl-validator's ARN check then verifies.
+    # As written (placeholders), and as deployed: each ${...} replaced by the
+    # ARN the template substitutes, which asl-validator's ARN check then
+    # verifies.
     local deployed="$scratch/pipeline.deployed.asl.json"
     sed -E 's/\$\{(Stage|Load|Quality)FunctionArn\}/arn:aws:lambda:us-east-1:123456789012:function:ovom-\1/g' \
         "$definition" >"$deployed"
@@ -101,7 +107,21 @@ asl_validate() {
         echo "  the definition has a placeholder besides the three function ARNs" >&2
         return 1
     fi
-    asl-validator --json-path "$definition" --no-arn-check && asl-validator --json-path "$deployed"
+    local backfill_deployed="$scratch/backfill.deployed.asl.json"
+    sed -E 's/\$\{PipelineArn\}/arn:aws:states:us-east-1:123456789012:stateMachine:ovom-warehouse-pipeline/g' \
+        "$backfill" >"$backfill_deployed"
+    if grep -q '\${' "$backfill_deployed"; then
+        echo "  the backfill has a placeholder besides the daily state machine's ARN" >&2
+        return 1
+    fi
+    asl-validator --json-path "$definition" --no-arn-check &&
+        asl-validator --json-path "$deployed" &&
+        asl-validator --json-path "$backfill" --no-arn-check &&
+        asl-validator --json-path "$backfill_deployed"
+}
+
+backfill_jsonata() {
+    NODE_PATH="$tools/node/node_modules" node tests/offline/backfill_jsonata.js "$backfill"
 }
 
 sam_build() {
@@ -156,6 +176,7 @@ step "sam validate --lint" sam_validate
 step "cfn-lint" cfn_lint
 step "checkov" run_checkov
 step "asl-validator" asl_validate
+step "backfill JSONata (jsonata)" backfill_jsonata
 step "sam build (arm64, cargo-lambda)" sam_build
 step "bootstraps" check_bootstraps
 echo "validate: all $step_no steps passed in $((SECONDS - total_started)) s"

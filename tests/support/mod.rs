@@ -166,3 +166,100 @@ pub fn fingerprints(p: &Pipeline) -> Vec<(&'static str, (i64, String))> {
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
+
+/// Fault injection for tests: lets every task through to the pipeline except
+/// the task whose input names `target` (a model or a source), which fails
+/// with `error` on the attempts listed (1-based; `None`: every attempt).
+/// Production has no such hook: only a test can put a handler in front.
+pub struct Fault<'a> {
+    pub inner: &'a Pipeline,
+    pub target: &'static str,
+    pub error: &'static str,
+    pub attempts: Option<Vec<u32>>,
+    pub seen: std::cell::Cell<u32>,
+}
+
+impl<'a> Fault<'a> {
+    pub fn always(inner: &'a Pipeline, target: &'static str, error: &'static str) -> Self {
+        Self {
+            inner,
+            target,
+            error,
+            attempts: None,
+            seen: Default::default(),
+        }
+    }
+
+    pub fn on_attempts(
+        inner: &'a Pipeline,
+        target: &'static str,
+        error: &'static str,
+        attempts: &[u32],
+    ) -> Self {
+        Self {
+            attempts: Some(attempts.to_vec()),
+            ..Self::always(inner, target, error)
+        }
+    }
+}
+
+impl ovom_asl::TaskHandler for Fault<'_> {
+    fn invoke(
+        &self,
+        resource: &str,
+        input: &serde_json::Value,
+        ctx: &serde_json::Value,
+    ) -> Result<serde_json::Value, ovom_asl::TaskFailure> {
+        if input["model"] == self.target || input["source"] == self.target {
+            let n = self.seen.get() + 1;
+            self.seen.set(n);
+            if self.attempts.as_ref().is_none_or(|a| a.contains(&n)) {
+                return Err(ovom_asl::TaskFailure {
+                    error: self.error.into(),
+                    cause: format!("injected {} on attempt {n}", self.error),
+                });
+            }
+        }
+        self.inner.invoke(resource, input, ctx)
+    }
+}
+
+/// The `ovom` binary in `dir`.
+pub fn ovom_cmd(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_ovom"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("running ovom")
+}
+
+/// Generate the default data set (or another size) into `dir`.
+pub fn generate(dir: &Path, patients: u32, tests: u32) {
+    let opts = ovom_generate::Options {
+        patients,
+        tests,
+        ..Default::default()
+    };
+    ovom::generate::into_dir(dir, &opts).unwrap();
+}
+
+/// Copy the day folders of both sources whose date is in `from..=to` into
+/// a new data root.
+pub fn copy_days(from_root: &Path, to_root: &Path, from: &str, to: &str) {
+    for source in ["patient_data", "log_data"] {
+        for d in day(from).date().iter_days() {
+            if d > day(to).date() {
+                break;
+            }
+            let rel = format!("{source}/{}", d.format("%Y/%m/%d"));
+            let src = from_root.join(&rel);
+            if !src.is_dir() {
+                continue;
+            }
+            std::fs::create_dir_all(to_root.join(&rel)).unwrap();
+            for f in std::fs::read_dir(&src).unwrap().flatten() {
+                std::fs::copy(f.path(), to_root.join(&rel).join(f.file_name())).unwrap();
+            }
+        }
+    }
+}

@@ -21,11 +21,16 @@
 //! error's message (an event holds only task parameters, but a warehouse
 //! message may quote a value): a failed task logs its error's name, and the
 //! message goes to the state machine alone.
+//!
+//! After each invocation, succeeded or failed, the function also writes its
+//! CloudWatch metrics to stdout in the embedded metric format ([`emf`]): the
+//! report's counts, the duration and the failure's name, with the event's
+//! parameters only once they have validated.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use ovom_core::handler::{self, TaskKind};
@@ -33,6 +38,7 @@ use ovom_core::ports::{ObjectStore, Warehouse};
 use ovom_core::{tasks, TaskError};
 use serde_json::Value;
 
+use crate::emf;
 use crate::redshift::{RedshiftConfig, RedshiftWarehouse, Target};
 use crate::s3::{DataRoot, S3Store};
 
@@ -428,24 +434,46 @@ impl<W: Warehouse, S: ObjectStore> Task<W, S> {
 }
 
 /// Run one event on a blocking thread and turn the outcome into the Lambda
-/// response: the report, or a [`Diagnostic`] carrying the error's name.
+/// response: the report, or a [`Diagnostic`] carrying the error's name. The
+/// invocation's metrics go to stdout ([`emf::emit`]) before it returns.
 pub async fn invoke<W, S>(task: Arc<Task<W, S>>, event: Value) -> Result<Value, Diagnostic>
 where
     W: Warehouse + Send + 'static,
     S: ObjectStore + Send + Sync + 'static,
 {
-    let kind = task.kind.name();
+    let (response, metrics) = run_measured(task, event).await;
+    emf::emit(&metrics);
+    response
+}
+
+/// [`invoke`] without the writing: the response and the metric documents.
+async fn run_measured<W, S>(
+    task: Arc<Task<W, S>>,
+    event: Value,
+) -> (Result<Value, Diagnostic>, Vec<Value>)
+where
+    W: Warehouse + Send + 'static,
+    S: ObjectStore + Send + Sync + 'static,
+{
+    let kind = task.kind;
+    let properties = emf::Properties::from_event(kind, &event).with_function_from_env();
     let started = Instant::now();
     let outcome = tokio::task::spawn_blocking(move || task.run(&event)).await;
-    let duration_ms = started.elapsed().as_millis() as u64;
+    let duration = started.elapsed();
+    let duration_ms = duration.as_millis() as u64;
+    let metrics = |outcome: Result<&Value, emf::Failure<'_>>| {
+        emf::documents(kind, outcome, duration, SystemTime::now(), &properties)
+    };
+    let kind = kind.name();
     match outcome {
         Ok(Ok(report)) => {
             tracing::info!(task = kind, duration_ms, "task succeeded");
-            Ok(report)
+            let docs = metrics(Ok(&report));
+            (Ok(report), docs)
         }
         Ok(Err(e)) => {
             tracing::warn!(task = kind, duration_ms, error = e.name(), "task failed");
-            Err(diagnostic(&e))
+            (Err(diagnostic(&e)), metrics(Err(emf::Failure::Task(&e))))
         }
         Err(join) => {
             tracing::error!(
@@ -454,10 +482,11 @@ where
                 cancelled = join.is_cancelled(),
                 "task panicked"
             );
-            Err(Diagnostic {
+            let d = Diagnostic {
                 error_type: PANIC_ERROR.to_owned(),
                 error_message: format!("the {kind} task panicked"),
-            })
+            };
+            (Err(d), metrics(Err(emf::Failure::Panicked)))
         }
     }
 }
@@ -826,8 +855,13 @@ mod tests {
         let task = Arc::new(Task::new(TaskKind::Quality, wh, store()));
         let event =
             json!({"logical_date": "2025-03-14", "run_id": "r1", "checks": ["test_id_unique"]});
-        let d = invoke(Arc::clone(&task), event.clone()).await.unwrap_err();
-        assert_eq!(d.error_type, PANIC_ERROR);
+        let (response, metrics) = run_measured(Arc::clone(&task), event.clone()).await;
+        assert_eq!(response.unwrap_err().error_type, PANIC_ERROR);
+        assert_eq!(metrics.len(), 1);
+        assert_eq!(metrics[0]["error"], PANIC_ERROR);
+        assert_eq!(metrics[0]["TaskFailures"], 1);
+        assert_eq!(metrics[0]["Task"], "quality");
+        assert_eq!(metrics[0]["logical_date"], "2025-03-14");
         // The next event finds the warehouse rolled back and usable.
         task.warehouse
             .lock()
@@ -836,5 +870,59 @@ mod tests {
             .panic_on_query = false;
         let _ = invoke(Arc::clone(&task), event).await;
         assert!(task.warehouse.lock().unwrap().wh.rollbacks >= 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn each_invocation_measures_itself_with_validated_parameters_only() {
+        // Parameters that validate are properties, also when the task fails.
+        let task = Arc::new(Task::new(TaskKind::Quality, Fake::default(), store()));
+        let event = json!({"logical_date": "2025-03-14", "run_id": "r1"});
+        let (response, metrics) = run_measured(task, event).await;
+        assert_eq!(response.unwrap_err().error_type, "WarehouseError");
+        assert_eq!(metrics.len(), 1);
+        let doc = &metrics[0];
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            emf::NAMESPACE
+        );
+        assert_eq!(doc["Task"], "quality");
+        assert_eq!(doc["TaskFailures"], 1);
+        assert!(doc["DurationMs"].is_u64());
+        assert_eq!(doc["error"], "WarehouseError");
+        assert_eq!(doc["logical_date"], "2025-03-14");
+        assert_eq!(doc["run_id"], "r1");
+        assert!(doc.get("CheckFailures").is_none(), "{doc}");
+
+        // An event that does not validate leaves none of its values behind.
+        let task = Arc::new(Task::new(TaskKind::Stage, Fake::default(), store()));
+        let event = json!({
+            "source": "log_data",
+            "logical_date": "2025-03-14",
+            "run_id": "secret-run",
+            "note": "<injected value>"
+        });
+        let (response, metrics) = run_measured(task, event).await;
+        assert_eq!(response.unwrap_err().error_type, "InvalidParameters");
+        let text = serde_json::to_string(&metrics).unwrap();
+        for raw in ["2025-03-14", "secret-run", "injected", "log_data", "note"] {
+            assert!(!text.contains(raw), "{raw} echoed in {text}");
+        }
+        assert_eq!(metrics[0]["error"], "InvalidParameters");
+
+        // A load of the fact reports its counts.
+        let task = Arc::new(Task::new(TaskKind::Load, Fake::default(), store()));
+        let event =
+            json!({"model": "fact_bloodtest", "logical_date": "2025-03-14", "run_id": "r2"});
+        let (response, metrics) = run_measured(task, event).await;
+        let report = response.unwrap();
+        assert_eq!(report["loaded"], 0);
+        let doc = &metrics[0];
+        assert_eq!(doc["Task"], "load");
+        assert_eq!(doc["model"], "fact_bloodtest");
+        assert_eq!(doc["TaskFailures"], 0);
+        assert_eq!(doc["RowsLoaded"], 0);
+        assert_eq!(doc["RowsRejected"], 0);
+        assert_eq!(doc["Duplicates"], 0);
+        assert!(doc.get("error").is_none());
     }
 }

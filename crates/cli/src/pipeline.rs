@@ -6,7 +6,7 @@ use std::cell::{RefCell, RefMut};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use ovom_asl::{
     Clock, ExecutionFailure, Executor, Observer, StateMachine, StateRecord, TaskFailure,
     TaskHandler,
@@ -14,7 +14,7 @@ use ovom_asl::{
 use ovom_core::handler::{self, TaskKind};
 use ovom_core::local_dir::LocalDir;
 use ovom_core::params::{DimMode, LogicalDate, Source};
-use ovom_core::ports::{ObjectStore, Param, Value, Warehouse};
+use ovom_core::ports::{in_transaction, ObjectStore, Param, Value, Warehouse};
 use ovom_core::sql::{self, Dialect};
 use ovom_core::tasks;
 use ovom_duckdb::DuckWarehouse;
@@ -79,6 +79,12 @@ impl Pipeline {
 
     pub fn with(mut wh: DuckWarehouse, data: &Path, definition: &str) -> Result<Self> {
         tasks::ensure_schema(&mut wh).context("creating the warehouse schema")?;
+        // This process holds the warehouse for writing: an execution still
+        // RUNNING belongs to a process that stopped.
+        wh.execute(
+            sql::file(Dialect::DuckDb, "audit/abort_unfinished")?,
+            &[("now", Value::Timestamp(chrono::Utc::now().naive_utc()))],
+        )?;
         Ok(Self {
             wh: RefCell::new(wh),
             store: LocalDir::new(data),
@@ -125,35 +131,159 @@ impl Pipeline {
         clock: &dyn Clock,
         handler: &dyn TaskHandler,
     ) -> Result<DayRun> {
-        let execution_id = self.next_execution_id(day)?;
+        self.start_day(day, opts, None, clock, handler)
+    }
+
+    /// Start a new execution of the daily state machine for `day`; `parent`
+    /// names the backfill that started it.
+    pub fn start_day(
+        &self,
+        day: LogicalDate,
+        opts: RunOptions,
+        parent: Option<&str>,
+        clock: &dyn Clock,
+        handler: &dyn TaskHandler,
+    ) -> Result<DayRun> {
+        let execution_id = self.next_execution_id(STATE_MACHINE, Some(day), |n| {
+            format!("{STATE_MACHINE}-{}-{n}", day.date().format("%Y%m%d"))
+        })?;
         let input = serde_json::json!({
             "logical_date": day.to_string(),
             "dim_mode": opts.dim_mode.as_str(),
             "strict": opts.strict,
         });
-        let started_at = clock.now().naive_utc();
+        self.execution_started(
+            &execution_id,
+            STATE_MACHINE,
+            Some(day),
+            &input,
+            parent,
+            clock,
+        )?;
+        self.execute(
+            Resume {
+                execution_id,
+                day,
+                state: None,
+                input,
+                redrive_count: 0,
+                seq: 0,
+            },
+            clock,
+            handler,
+        )
+    }
+
+    /// Resume a failed (or aborted) daily execution from the state that
+    /// failed, with the input that state had, as Step Functions' redrive
+    /// does: the states that succeeded do not run again. A failed Parallel
+    /// runs all its branches again (each is idempotent). An execution that
+    /// stopped with no record of its states starts again from the beginning.
+    pub fn redrive(
+        &self,
+        execution_id: &str,
+        clock: &dyn Clock,
+        handler: &dyn TaskHandler,
+    ) -> Result<DayRun> {
+        let rows = self.query(
+            "audit/execution_lookup",
+            &[("execution_id", text(execution_id))],
+        )?;
+        let Some(row) = rows.first() else {
+            bail!("no execution `{execution_id}` in the warehouse (`ovom status` lists them)");
+        };
+        let (machine, status) = (row[1].to_string(), row[4].to_string());
+        if machine != STATE_MACHINE {
+            bail!("execution {execution_id} is a {machine} execution: only daily executions can be redriven (run the {machine} again: it skips the days that succeeded)");
+        }
+        match status.as_str() {
+            "FAILED" | "ABORTED" => {}
+            "SUCCEEDED" => bail!(
+                "execution {execution_id} succeeded: there is nothing to redrive (to load its day again, `ovom run --date {}`)",
+                row[2]
+            ),
+            other => bail!("execution {execution_id} is {other}: only a failed or aborted execution can be redriven"),
+        }
+        let day: LogicalDate = row[2]
+            .to_string()
+            .parse()
+            .with_context(|| format!("execution {execution_id} has no logical date"))?;
+        let input: serde_json::Value = serde_json::from_str(&row[3].to_string())
+            .with_context(|| format!("execution {execution_id} has an unreadable input"))?;
+        let failed_state = match &row[5] {
+            Value::Null => None,
+            v => Some(v.to_string()),
+        };
+        let resume_at = match failed_state {
+            Some(state) => {
+                let state_input = self.query(
+                    "audit/state_input",
+                    &[
+                        ("execution_id", text(execution_id)),
+                        ("state_name", text(&state)),
+                    ],
+                )?;
+                state_input
+                    .first()
+                    .and_then(|r| serde_json::from_str(&r[0].to_string()).ok())
+                    .map(|i| (state, i))
+            }
+            None => None,
+        };
+        let redrive_count = row[6].as_i64().unwrap_or(0) + 1;
+        let seq = self
+            .query(
+                "audit/state_run_count",
+                &[("execution_id", text(execution_id))],
+            )?
+            .first()
+            .and_then(|r| r[0].as_i64())
+            .unwrap_or(0);
         self.audit(
-            "audit/execution_started",
+            "audit/execution_redriven",
             &[
-                ("execution_id", text(&execution_id)),
-                ("state_machine", text(STATE_MACHINE)),
-                ("logical_date", text(&day.to_string())),
-                ("input", text(&input.to_string())),
-                ("started_at", Value::Timestamp(started_at)),
+                ("execution_id", text(execution_id)),
+                ("redrive_count", Value::Int(redrive_count)),
             ],
         )?;
+        let (state, input) = match resume_at {
+            Some((state, state_input)) => (Some(state), state_input),
+            None => (None, input),
+        };
+        self.execute(
+            Resume {
+                execution_id: execution_id.to_owned(),
+                day,
+                state,
+                input,
+                redrive_count,
+                seq,
+            },
+            clock,
+            handler,
+        )
+    }
+
+    /// The most recent failed or aborted daily execution whose day has not
+    /// succeeded since.
+    pub fn latest_unresolved_failure(&self) -> Result<Option<String>> {
+        Ok(self
+            .query("audit/latest_unresolved_failure", &[])?
+            .first()
+            .map(|r| r[0].to_string()))
+    }
+
+    /// Run (or resume) one execution and record its states and its end.
+    fn execute(&self, run: Resume, clock: &dyn Clock, handler: &dyn TaskHandler) -> Result<DayRun> {
         let recorder = Recorder {
-            pipeline: self,
-            execution_id: &execution_id,
             records: RefCell::new(vec![]),
-            failure: RefCell::new(None),
         };
         let executor = Executor::new(&self.machine, handler, clock, &recorder)
-            .with_execution_name(&execution_id);
-        let result = executor.run(input);
-        if let Some(e) = recorder.failure.take() {
-            return Err(e);
-        }
+            .with_execution_name(&run.execution_id);
+        let result = match &run.state {
+            None => executor.run(run.input.clone()),
+            Some(state) => executor.run_from(state, run.input.clone()),
+        };
         let records = recorder.records.into_inner();
         let failed_state = result.as_ref().err().map(|f| {
             records
@@ -170,45 +300,118 @@ impl Pipeline {
             Ok(_) => ("SUCCEEDED", Value::Null, Value::Null),
             Err(f) => ("FAILED", text(&f.error), text(&f.cause)),
         };
-        self.audit(
-            "audit/execution_ended",
-            &[
-                ("execution_id", text(&execution_id)),
-                ("status", text(status)),
-                ("finished_at", Value::Timestamp(clock.now().naive_utc())),
-                (
-                    "failed_state",
-                    failed_state.as_deref().map_or(Value::Null, text),
-                ),
-                ("error", error),
-                ("cause", cause),
-            ],
-        )?;
+        // The states and the end in one transaction: one commit per
+        // execution rather than one per state.
+        let ended = [
+            ("execution_id", text(&run.execution_id)),
+            ("status", text(status)),
+            ("finished_at", Value::Timestamp(clock.now().naive_utc())),
+            (
+                "failed_state",
+                failed_state.as_deref().map_or(Value::Null, text),
+            ),
+            ("error", error),
+            ("cause", cause),
+        ];
+        let state_run = sql::file(Dialect::DuckDb, "audit/state_run")?;
+        let execution_ended = sql::file(Dialect::DuckDb, "audit/execution_ended")?;
+        in_transaction(&mut *self.wh.borrow_mut(), |wh| {
+            for (i, r) in records.iter().enumerate() {
+                wh.execute(
+                    state_run,
+                    &state_run_params(&run, run.seq + i as i64 + 1, r),
+                )?;
+            }
+            wh.execute(execution_ended, &ended)
+        })?;
         Ok(DayRun {
-            execution_id,
-            logical_date: day,
+            execution_id: run.execution_id,
+            logical_date: run.day,
             result,
             failed_state,
             states: records,
         })
     }
 
-    fn next_execution_id(&self, day: LogicalDate) -> Result<String> {
-        let rows = self.wh.borrow_mut().query(
-            sql::file(Dialect::DuckDb, "audit/execution_count")?,
-            &[("logical_date", text(&day.to_string()))],
+    /// Insert a new execution, RUNNING.
+    pub(crate) fn execution_started(
+        &self,
+        execution_id: &str,
+        machine: &str,
+        day: Option<LogicalDate>,
+        input: &serde_json::Value,
+        parent: Option<&str>,
+        clock: &dyn Clock,
+    ) -> Result<()> {
+        self.audit(
+            "audit/execution_started",
+            &[
+                ("execution_id", text(execution_id)),
+                ("state_machine", text(machine)),
+                (
+                    "logical_date",
+                    day.map_or(Value::Null, |d| text(&d.to_string())),
+                ),
+                ("input", text(&input.to_string())),
+                ("started_at", Value::Timestamp(clock.now().naive_utc())),
+                ("parent_execution_id", parent.map_or(Value::Null, text)),
+            ],
+        )
+    }
+
+    /// End an execution that has no states of its own (a backfill).
+    pub(crate) fn execution_ended(
+        &self,
+        execution_id: &str,
+        failure: Option<(&str, &str, &str)>,
+        clock: &dyn Clock,
+    ) -> Result<()> {
+        let (status, state, error, cause) = match failure {
+            None => ("SUCCEEDED", Value::Null, Value::Null, Value::Null),
+            Some((s, e, c)) => ("FAILED", text(s), text(e), text(c)),
+        };
+        self.audit(
+            "audit/execution_ended",
+            &[
+                ("execution_id", text(execution_id)),
+                ("status", text(status)),
+                ("finished_at", Value::Timestamp(clock.now().naive_utc())),
+                ("failed_state", state),
+                ("error", error),
+                ("cause", cause),
+            ],
+        )
+    }
+
+    /// `{prefix}-…-{n}` with n one more than the executions of `machine` on
+    /// `day` (or with no day).
+    pub(crate) fn next_execution_id(
+        &self,
+        machine: &str,
+        day: Option<LogicalDate>,
+        name: impl Fn(i64) -> String,
+    ) -> Result<String> {
+        let rows = self.query(
+            "audit/execution_count",
+            &[
+                ("state_machine", text(machine)),
+                (
+                    "logical_date",
+                    day.map_or(Value::Null, |d| text(&d.to_string())),
+                ),
+            ],
         )?;
         let n = rows
             .first()
             .and_then(|r| r.first())
             .and_then(Value::as_i64)
             .unwrap_or(0);
-        Ok(format!(
-            "{}-{}-{}",
-            STATE_MACHINE,
-            day.date().format("%Y%m%d"),
-            n + 1
-        ))
+        Ok(name(n + 1))
+    }
+
+    pub(crate) fn query(&self, name: &str, params: &[Param]) -> Result<Vec<Vec<Value>>> {
+        let text = sql::file(Dialect::DuckDb, name)?;
+        Ok(self.wh.borrow_mut().query(text, params)?)
     }
 
     fn audit(&self, name: &str, params: &[Param]) -> Result<()> {
@@ -216,6 +419,46 @@ impl Pipeline {
         self.wh.borrow_mut().execute(text, params)?;
         Ok(())
     }
+}
+
+/// Where an execution starts or resumes.
+struct Resume {
+    execution_id: String,
+    day: LogicalDate,
+    /// `None`: the definition's StartAt.
+    state: Option<String>,
+    input: serde_json::Value,
+    redrive_count: i64,
+    /// The state runs the execution already recorded.
+    seq: i64,
+}
+
+fn state_run_params(run: &Resume, seq: i64, r: &StateRecord) -> Vec<Param> {
+    let status = match (&r.error, r.caught) {
+        (None, _) => "SUCCEEDED",
+        (Some(_), true) => "CAUGHT",
+        (Some(_), false) => "FAILED",
+    };
+    let opt = |v: Option<&str>| v.map(text).unwrap_or(Value::Null);
+    vec![
+        ("execution_id", text(&run.execution_id)),
+        ("seq", Value::Int(seq)),
+        ("path", text(&r.path)),
+        ("state_name", text(&r.name)),
+        ("state_type", text(&r.state_type)),
+        ("status", text(status)),
+        ("attempts", Value::Int(r.attempts.into())),
+        ("started_at", Value::Timestamp(r.started_at.naive_utc())),
+        ("duration_ms", Value::Int(r.duration.as_millis() as i64)),
+        ("error", opt(r.error.as_ref().map(|e| e.error.as_str()))),
+        ("cause", opt(r.error.as_ref().map(|e| e.cause.as_str()))),
+        ("input", text(&r.input.to_string())),
+        (
+            "output",
+            opt(r.output.as_ref().map(|o| o.to_string()).as_deref()),
+        ),
+        ("redrive_count", Value::Int(run.redrive_count)),
+    ]
 }
 
 fn text(s: &str) -> Value {
@@ -254,47 +497,14 @@ impl TaskHandler for Pipeline {
     }
 }
 
-/// Writes each state's record to `state_runs` as it ends.
-struct Recorder<'a> {
-    pipeline: &'a Pipeline,
-    execution_id: &'a str,
+/// Keeps each state's record as it ends; they are written with the
+/// execution's end.
+struct Recorder {
     records: RefCell<Vec<StateRecord>>,
-    failure: RefCell<Option<anyhow::Error>>,
 }
 
-impl Observer for Recorder<'_> {
+impl Observer for Recorder {
     fn state_exited(&self, r: &StateRecord) {
-        let seq = self.records.borrow().len() as i64 + 1;
-        let status = match (&r.error, r.caught) {
-            (None, _) => "SUCCEEDED",
-            (Some(_), true) => "CAUGHT",
-            (Some(_), false) => "FAILED",
-        };
-        let opt = |v: Option<&str>| v.map(text).unwrap_or(Value::Null);
-        let written = self.pipeline.audit(
-            "audit/state_run",
-            &[
-                ("execution_id", text(self.execution_id)),
-                ("seq", Value::Int(seq)),
-                ("path", text(&r.path)),
-                ("state_name", text(&r.name)),
-                ("state_type", text(&r.state_type)),
-                ("status", text(status)),
-                ("attempts", Value::Int(r.attempts.into())),
-                ("started_at", Value::Timestamp(r.started_at.naive_utc())),
-                ("duration_ms", Value::Int(r.duration.as_millis() as i64)),
-                ("error", opt(r.error.as_ref().map(|e| e.error.as_str()))),
-                ("cause", opt(r.error.as_ref().map(|e| e.cause.as_str()))),
-                ("input", text(&r.input.to_string())),
-                (
-                    "output",
-                    opt(r.output.as_ref().map(|o| o.to_string()).as_deref()),
-                ),
-            ],
-        );
-        if let Err(e) = written {
-            self.failure.borrow_mut().get_or_insert(e);
-        }
         self.records.borrow_mut().push(r.clone());
     }
 }

@@ -13,6 +13,8 @@ use crate::pipeline::DayRun;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Summary {
     pub days: usize,
+    /// Days a backfill did not run: their latest execution had succeeded.
+    pub skipped: usize,
     pub succeeded: usize,
     pub loaded: u64,
     pub rejected: BTreeMap<String, u64>,
@@ -58,6 +60,25 @@ impl Summary {
                 ));
             }
         }
+        // A day that succeeded says in its output where its lines went; for
+        // a failed day, ask the warehouse what it holds of the day.
+        if let Ok(output) = &run.result {
+            let fact = &output["fact_bloodtest"];
+            let count = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
+            self.loaded += count(&fact["loaded"]);
+            self.duplicates += count(&fact["duplicates"]);
+            for (reason, n) in fact["rejected"].as_object().into_iter().flatten() {
+                *self.rejected.entry(reason.clone()).or_default() += count(n);
+            }
+            for stage in ["stage_patients", "stage_bloodtests"] {
+                let n = count(&output[stage]["quarantined"]);
+                if n > 0 {
+                    let source = output[stage]["source"].as_str().unwrap_or(stage);
+                    *self.quarantined.entry(source.to_owned()).or_default() += n;
+                }
+            }
+            return Ok(());
+        }
         let params = [("logical_date", Value::Text(run.logical_date.to_string()))];
         for row in wh.query(sql::file(Dialect::DuckDb, "reports/day_outcomes")?, &params)? {
             let n = row[2].as_i64().unwrap_or(0) as u64;
@@ -77,9 +98,14 @@ impl Summary {
         let mut s = String::new();
         let rejected: u64 = self.rejected.values().sum();
         let quarantined: u64 = self.quarantined.values().sum();
+        let skipped = if self.skipped > 0 {
+            format!(", {} skipped (already succeeded)", self.skipped)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             s,
-            "days        {} run, {} succeeded, in {:.2} s",
+            "days        {} run, {} succeeded{skipped}, in {:.2} s",
             self.days,
             self.succeeded,
             elapsed.as_secs_f64()

@@ -1,8 +1,10 @@
 //! The error contract between the tasks and the state machine.
 //!
-//! Each variant's [`TaskError::name`] is the `Error` a failed task reports, and
-//! exactly the names `statemachine/pipeline.asl.json` lists in its `Retry` and
-//! `Catch` rules (a test keeps the two in agreement).
+//! Each variant's [`TaskError::name`] is the `Error` a failed task reports.
+//! `statemachine/pipeline.asl.json` retries the names [`retry_of`] says are
+//! retried, catches the names [`caught`] says are caught, and lets every other
+//! name fail the execution at its state, where a redrive resumes (a test keeps
+//! the definition and this module in agreement).
 
 use std::fmt;
 
@@ -99,6 +101,15 @@ impl TaskError {
             reason: reason.to_string(),
         }
     }
+}
+
+/// Whether the state machine catches an error once its retries are spent.
+/// Only refused input is caught (it ends the execution in its Fail state:
+/// running it again cannot help); every other error fails the execution at
+/// the state that raised it, so that a redrive, once the cause is fixed,
+/// resumes there.
+pub fn caught(name: &str) -> bool {
+    name == "InvalidParameters"
 }
 
 /// The retry class of an error name (see [`TaskError::NAMES`]).

@@ -10,7 +10,9 @@ CREATE TABLE IF NOT EXISTS executions (
     finished_at TIMESTAMP,
     failed_state VARCHAR(256),
     error VARCHAR(256),
-    cause VARCHAR(65535)
+    cause VARCHAR(65535),
+    parent_execution_id VARCHAR(80),
+    redrive_count INTEGER NOT NULL DEFAULT 0
 )
 DISTKEY (execution_id)
 SORTKEY (started_at);

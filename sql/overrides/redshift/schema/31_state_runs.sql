@@ -13,7 +13,8 @@ CREATE TABLE IF NOT EXISTS state_runs (
     error VARCHAR(256),
     cause VARCHAR(65535),
     input VARCHAR(65535) NOT NULL,
-    output VARCHAR(65535)
+    output VARCHAR(65535),
+    redrive_count INTEGER NOT NULL DEFAULT 0
 )
 DISTKEY (execution_id)
 SORTKEY (started_at);

@@ -1,0 +1,105 @@
+//! `ovom status`: the latest executions, newest first, with where and why
+//! the failed ones failed.
+
+use std::fmt::Write as _;
+
+use anyhow::Result;
+use ovom_core::ports::{Value, Warehouse};
+use ovom_core::sql::{self, Dialect};
+
+/// One execution as `ovom status` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionRow {
+    pub execution_id: String,
+    pub state_machine: String,
+    pub logical_date: String,
+    pub status: String,
+    pub started_at: String,
+    pub duration_ms: String,
+    pub redrive_count: i64,
+    pub parent: String,
+    pub failed_state: String,
+    pub error: String,
+    pub cause: String,
+}
+
+/// The `limit` latest executions, newest first.
+pub fn recent(wh: &mut dyn Warehouse, limit: u32) -> Result<Vec<ExecutionRow>> {
+    let rows = wh.query(
+        sql::file(Dialect::DuckDb, "audit/recent_executions")?,
+        &[("limit", Value::Int(limit.into()))],
+    )?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let t = |i: usize| r[i].to_string();
+            ExecutionRow {
+                execution_id: t(0),
+                state_machine: t(1),
+                logical_date: t(2),
+                status: t(3),
+                started_at: t(4),
+                duration_ms: t(5),
+                redrive_count: r[6].as_i64().unwrap_or(0),
+                parent: t(7),
+                failed_state: t(8),
+                error: t(9),
+                cause: t(10),
+            }
+        })
+        .collect())
+}
+
+/// A table for the terminal; under each failed execution, its error.
+pub fn render(rows: &[ExecutionRow]) -> String {
+    if rows.is_empty() {
+        return "no executions yet: `ovom run` or `ovom backfill` start them\n".to_owned();
+    }
+    let header = [
+        "execution",
+        "day",
+        "status",
+        "started (UTC)",
+        "ms",
+        "redrives",
+        "failed state",
+    ];
+    let cells: Vec<[String; 7]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.execution_id.clone(),
+                r.logical_date.clone(),
+                r.status.clone(),
+                r.started_at.clone(),
+                r.duration_ms.clone(),
+                r.redrive_count.to_string(),
+                r.failed_state.clone(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut s = String::new();
+    let line = |s: &mut String, row: &[&str]| {
+        let parts: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        let _ = writeln!(s, "{}", parts.join("  ").trim_end());
+    };
+    line(&mut s, &header);
+    for (row, r) in cells.iter().zip(rows) {
+        line(&mut s, &row.each_ref().map(String::as_str));
+        if !r.error.is_empty() {
+            let cause: String = r.cause.chars().take(300).collect();
+            let _ = writeln!(s, "    {}: {cause}", r.error);
+        }
+    }
+    s
+}

@@ -1,0 +1,3 @@
+SELECT execution_id, state_machine, CAST(logical_date AS VARCHAR), input, status, failed_state, redrive_count
+FROM executions
+WHERE execution_id = :execution_id;

@@ -1,0 +1,1 @@
+SELECT COUNT(*) FROM state_runs WHERE execution_id = :execution_id;

@@ -1,0 +1,210 @@
+//! `ovom backfill`: a range of days in order, skipping what succeeded,
+//! resumable after an interruption, with exactly a clean run's result.
+
+use std::time::{Duration, Instant};
+
+use ovom::backfill::{backfill, BackfillOptions, Day};
+use ovom::pipeline::{Pipeline, RunOptions};
+
+use crate::support::*;
+
+fn opts(from: &str, to: &str, force: bool) -> BackfillOptions {
+    BackfillOptions {
+        from: day(from),
+        to: day(to),
+        force,
+        run: RunOptions::default(),
+    }
+}
+
+fn run_range(p: &Pipeline, from: &str, to: &str, force: bool) -> ovom::backfill::BackfillOutcome {
+    backfill(p, opts(from, to, force), &clock(), p, |_| Ok(())).unwrap()
+}
+
+#[test]
+fn a_31_day_backfill_loads_exactly_the_contracts_result_for_those_days_and_skips_them_after() {
+    let all = tempfile::tempdir().unwrap();
+    generate(all.path(), 7000, 70000);
+    let january = tempfile::tempdir().unwrap();
+    copy_days(all.path(), january.path(), "2025-01-01", "2025-01-31");
+
+    // The backfill reads the whole data root but runs only January.
+    let p = pipeline(all.path());
+    let first = run_range(&p, "2025-01-01", "2025-01-31", false);
+    assert_eq!((first.days, first.ran, first.skipped), (31, 31, 0));
+    assert_eq!(first.failed, None);
+    crate::pipeline::assert_matches_reference(&p, january.path());
+    let once = fingerprints(&p);
+
+    // Run again: every day is skipped and nothing changes; forced, every day
+    // runs again and replaces itself.
+    let again = run_range(&p, "2025-01-01", "2025-01-31", false);
+    assert_eq!((again.ran, again.skipped), (0, 31));
+    assert_eq!(fingerprints(&p), once);
+    let forced = run_range(&p, "2025-01-01", "2025-01-31", true);
+    assert_eq!((forced.ran, forced.skipped), (31, 0));
+    assert_eq!(fingerprints(&p), once);
+
+    // Each backfill is an execution, and the days it ran name it.
+    assert_eq!(
+        rows(&p, "SELECT execution_id, status FROM executions WHERE state_machine = 'backfill' ORDER BY execution_id"),
+        vec![
+            vec!["backfill-20250101-20250131-1".to_owned(), "SUCCEEDED".into()],
+            vec!["backfill-20250101-20250131-2".to_owned(), "SUCCEEDED".into()],
+            vec!["backfill-20250101-20250131-3".to_owned(), "SUCCEEDED".into()],
+        ]
+    );
+    assert_eq!(
+        scalar(&p, "SELECT COUNT(*) FROM executions WHERE parent_execution_id = 'backfill-20250101-20250131-1'"),
+        31
+    );
+    // The fact's run id is the daily execution that loaded the row.
+    assert_eq!(
+        scalar(&p, "SELECT COUNT(*) FROM fact_bloodtest AS f LEFT JOIN executions AS e ON e.execution_id = f.run_id WHERE e.logical_date IS DISTINCT FROM f.logical_date"),
+        0
+    );
+}
+
+#[test]
+fn a_backfill_stopped_between_days_resumes_where_it_stopped_with_the_clean_result() {
+    let data = tempfile::tempdir().unwrap();
+    generate(data.path(), 700, 7000);
+    let clean = pipeline(data.path());
+    run_range(&clean, "2025-02-01", "2025-02-20", false);
+
+    let p = pipeline(data.path());
+    let mut seen = 0;
+    let stopped = backfill(
+        &p,
+        opts("2025-02-01", "2025-02-20", false),
+        &clock(),
+        &p,
+        |d| {
+            if let Day::Ran(_) = d {
+                seen += 1;
+            }
+            anyhow::ensure!(seen < 8, "interrupted");
+            Ok(())
+        },
+    );
+    assert!(stopped.is_err());
+    let resumed = run_range(&p, "2025-02-01", "2025-02-20", false);
+    assert_eq!((resumed.ran, resumed.skipped), (12, 8));
+    assert_eq!(fingerprints(&p), fingerprints(&clean));
+}
+
+#[test]
+fn a_killed_backfill_process_is_resumed_by_running_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(&dir.path().join("data"), 700, 7000);
+    let args = ["backfill", "--from", "2025-03-01", "--to", "2025-04-30"];
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ovom"))
+        .args(args)
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it (SIGKILL) once some days are in: the warehouse's write-ahead
+    // log grows as days commit.
+    let wal = dir.path().join("ovom.duckdb.wal");
+    let started = Instant::now();
+    while std::fs::metadata(&wal).map_or(0, |m| m.len()) < 200_000
+        && started.elapsed() < Duration::from_secs(60)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the backfill ended before it was killed");
+
+    let again = ovom_cmd(dir.path(), &args);
+    let text = String::from_utf8_lossy(&again.stdout).into_owned();
+    assert!(again.status.success(), "{text}");
+    assert!(text.contains("skipped"), "{text}");
+
+    let p = pipeline_file(&dir.path().join("data"), dir.path());
+    let clean = pipeline(&dir.path().join("data"));
+    run_range(&clean, "2025-03-01", "2025-04-30", false);
+    assert_eq!(fingerprints(&p), fingerprints(&clean));
+    // The killed backfill is recorded as aborted, not as still running.
+    assert_eq!(
+        rows(
+            &p,
+            "SELECT status FROM executions WHERE execution_id = 'backfill-20250301-20250430-1'"
+        ),
+        vec![vec!["ABORTED".to_owned()]]
+    );
+    assert_eq!(
+        scalar(
+            &p,
+            "SELECT COUNT(*) FROM executions WHERE status = 'RUNNING'"
+        ),
+        0
+    );
+}
+
+#[test]
+fn a_backfill_stops_at_the_first_failed_day_and_a_second_one_resumes_from_it() {
+    let data = tempfile::tempdir().unwrap();
+    generate(data.path(), 700, 7000);
+    let p = pipeline(data.path());
+    let fault = Fault::always(&p, "fact_bloodtest", "WarehouseError");
+    let mut days = vec![];
+    let stopped = backfill(
+        &p,
+        opts("2025-05-01", "2025-05-05", false),
+        &clock(),
+        &fault,
+        |d| {
+            if let Day::Ran(r) = d {
+                days.push((r.logical_date.to_string(), r.result.is_ok()));
+            }
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!(days, vec![("2025-05-01".to_owned(), false)]);
+    assert_eq!(stopped.failed.as_deref(), Some("pipeline-20250501-1"));
+    assert_eq!(
+        rows(
+            &p,
+            &format!(
+                "SELECT status, failed_state, error FROM executions WHERE execution_id = '{}'",
+                stopped.execution_id
+            )
+        ),
+        vec![vec![
+            "FAILED".to_owned(),
+            "pipeline-20250501-1".into(),
+            "WarehouseError".into()
+        ]]
+    );
+    let resumed = run_range(&p, "2025-05-01", "2025-05-05", false);
+    assert_eq!((resumed.ran, resumed.skipped, resumed.failed), (5, 0, None));
+    let clean = pipeline(data.path());
+    run_range(&clean, "2025-05-01", "2025-05-05", false);
+    assert_eq!(fingerprints(&p), fingerprints(&clean));
+}
+
+#[test]
+fn backfill_refuses_a_reversed_or_absurd_range_before_touching_the_warehouse() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(&dir.path().join("data"), 70, 700);
+    for (from, to, needle) in [
+        ("2025-02-01", "2025-01-01", "is after"),
+        ("1970-01-01", "2100-12-31", "at most 3000"),
+        (
+            "2025-01-01'; DROP TABLE fact_bloodtest; --",
+            "2025-01-02",
+            "is not a date",
+        ),
+        ("2025-13-01", "2025-12-31", "is not a date"),
+    ] {
+        let out = ovom_cmd(dir.path(), &["backfill", "--from", from, "--to", to]);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{from} {to}: {err}");
+        assert!(err.contains(needle), "{from} {to}: {err}");
+    }
+    assert!(!dir.path().join("ovom.duckdb").exists());
+}

@@ -1,0 +1,193 @@
+//! Redrive: a failed execution resumes from the state that failed, with the
+//! same input and id, without re-running the states that succeeded; the
+//! warehouse then equals a clean run.
+
+use serde_json::json;
+
+use crate::support::*;
+
+fn two_days() -> Data {
+    let data = Data::new();
+    for (d, ids) in [
+        ("2025-03-13", ["bt-1", "bt-2"]),
+        ("2025-03-14", ["bt-3", "bt-4"]),
+    ] {
+        data.file(
+            &format!("patient_data/{}/part-00000.json", folder(d)),
+            &[patient(if d.ends_with("13") { 1 } else { 2 }, d)],
+        );
+        data.file(
+            &format!("log_data/{}/part-00000.json", folder(d)),
+            &[
+                test(ids[0], 1, d, json!({})),
+                test(ids[1], 1, d, json!({"ap_hi": 500})),
+            ],
+        );
+    }
+    data
+}
+
+#[test]
+fn a_permanent_load_failure_fails_at_its_state_and_redrive_completes_it_without_rerunning_the_rest()
+{
+    let data = two_days();
+    let p = pipeline(data.path());
+    run_ok(&p, "2025-03-13");
+    let fault = Fault::always(&p, "fact_bloodtest", "WarehouseError");
+    let failed = p
+        .run_day_with(day("2025-03-14"), Default::default(), &clock(), &fault)
+        .unwrap();
+    let f = failed.result.as_ref().unwrap_err();
+    assert_eq!(
+        (f.error.as_str(), f.state.as_str()),
+        ("WarehouseError", "LoadFact")
+    );
+    assert_eq!(failed.failed_state.as_deref(), Some("LoadFact"));
+    assert_eq!(
+        rows(&p, "SELECT status, failed_state, error, redrive_count FROM executions WHERE execution_id = 'pipeline-20250314-1'"),
+        vec![vec!["FAILED".to_owned(), "LoadFact".into(), "WarehouseError".into(), "0".into()]]
+    );
+    // The failed load wrote nothing of its day.
+    assert_eq!(
+        scalar(
+            &p,
+            "SELECT COUNT(*) FROM fact_bloodtest WHERE logical_date = DATE '2025-03-14'"
+        ),
+        0
+    );
+
+    // The fault is gone; redrive.
+    let redriven = p.redrive("pipeline-20250314-1", &clock(), &p).unwrap();
+    assert!(redriven.result.is_ok(), "{:?}", redriven.result);
+    let ran: Vec<&str> = redriven.states.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(ran, ["LoadFact", "CheckQuality", "Done"]);
+    assert_eq!(
+        rows(&p, "SELECT status, failed_state, redrive_count FROM executions WHERE execution_id = 'pipeline-20250314-1'"),
+        vec![vec!["SUCCEEDED".to_owned(), "NULL".into(), "1".into()]]
+    );
+    assert_eq!(
+        rows(&p, "SELECT state_name, redrive_count FROM state_runs WHERE execution_id = 'pipeline-20250314-1' AND redrive_count = 1 ORDER BY seq"),
+        vec![
+            vec!["LoadFact".to_owned(), "1".into()],
+            vec!["CheckQuality".to_owned(), "1".into()],
+            vec!["Done".to_owned(), "1".into()],
+        ]
+    );
+    // The fact rows name the execution that loaded them: the redriven one.
+    assert_eq!(
+        rows(
+            &p,
+            "SELECT DISTINCT run_id FROM fact_bloodtest WHERE logical_date = DATE '2025-03-14'"
+        ),
+        vec![vec!["pipeline-20250314-1".to_owned()]]
+    );
+    let clean = pipeline(data.path());
+    run_all(&clean);
+    assert_eq!(fingerprints(&p), fingerprints(&clean));
+
+    // A succeeded execution is refused.
+    let err = p.redrive("pipeline-20250314-1", &clock(), &p).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("succeeded: there is nothing to redrive"),
+        "{err}"
+    );
+    let err = p.redrive("pipeline-20990101-1", &clock(), &p).unwrap_err();
+    assert!(err.to_string().contains("no execution"), "{err}");
+}
+
+#[test]
+fn a_failed_dimension_branch_is_redriven_at_its_parallel_state() {
+    let data = two_days();
+    let p = pipeline(data.path());
+    let fault = Fault::always(&p, "dim_lab", "WarehouseError");
+    let failed = p
+        .run_day_with(day("2025-03-13"), Default::default(), &clock(), &fault)
+        .unwrap();
+    assert_eq!(failed.failed_state.as_deref(), Some("LoadDimensions"));
+    let redriven = p.redrive("pipeline-20250313-1", &clock(), &p).unwrap();
+    let top: Vec<&str> = redriven
+        .states
+        .iter()
+        .filter(|r| !r.path.contains('/'))
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(top, ["LoadDimensions", "LoadFact", "CheckQuality", "Done"]);
+    run_ok(&p, "2025-03-14");
+    let clean = pipeline(data.path());
+    run_all(&clean);
+    assert_eq!(fingerprints(&p), fingerprints(&clean));
+}
+
+#[test]
+fn ovom_status_shows_a_failed_day_and_ovom_redrive_completes_it_once_the_file_is_fixed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = Data {
+        dir: tempfile::tempdir_in(dir.path()).unwrap(),
+    };
+    let root = data
+        .path()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let bad = format!("log_data/{}/part-00000.json", folder("2025-03-14"));
+    data.file(
+        &format!("patient_data/{}/part-00000.json", folder("2025-03-14")),
+        &[patient(1, "2025-03-14")],
+    );
+    data.file(
+        &bad,
+        &[
+            test("bt-1", 1, "2025-03-14", json!({})),
+            "{\"test_id\": \"bt-2\",".to_owned(),
+        ],
+    );
+
+    let run = ovom_cmd(dir.path(), &["run", "--strict", "--data", &root]);
+    assert_eq!(run.status.code(), Some(1));
+    let status = ovom_cmd(dir.path(), &["status"]);
+    let text = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert!(
+        text.contains("pipeline-20250314-1")
+            && text.contains("FAILED")
+            && text.contains("StageBloodTests"),
+        "{text}"
+    );
+    assert!(
+        text.contains("MalformedInput") && text.contains("line 2"),
+        "{text}"
+    );
+
+    // Fix the file, then redrive the latest failure.
+    data.file(
+        &bad,
+        &[
+            test("bt-1", 1, "2025-03-14", json!({})),
+            test("bt-2", 1, "2025-03-14", json!({})),
+        ],
+    );
+    let redrive = ovom_cmd(dir.path(), &["redrive", "--data", &root]);
+    let out = String::from_utf8_lossy(&redrive.stdout).into_owned();
+    assert!(
+        redrive.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&redrive.stderr)
+    );
+    assert!(out.contains("loaded      2"), "{out}");
+    let status = String::from_utf8_lossy(&ovom_cmd(dir.path(), &["status"]).stdout).into_owned();
+    assert!(
+        status.lines().nth(1).unwrap().contains("SUCCEEDED"),
+        "{status}"
+    );
+
+    let again = ovom_cmd(
+        dir.path(),
+        &["redrive", "pipeline-20250314-1", "--data", &root],
+    );
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("succeeded: there is nothing to redrive")
+    );
+}
