@@ -1423,3 +1423,39 @@ fn the_dashboard_shows_the_metrics_the_functions_and_state_machines_publish() {
         .unwrap();
     assert!(url.ends_with("#dashboards/dashboard/${Dashboard}"), "{url}");
 }
+
+#[test]
+fn data_is_encrypted_at_rest_and_the_template_holds_no_secret() {
+    // S3: every object encrypted by default, and only over TLS.
+    let bucket = &resource("DataBucket")["Properties"];
+    let sse = &bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+        ["ServerSideEncryptionByDefault"]["SSEAlgorithm"];
+    assert!(matches!(sse.as_str(), Some("AES256" | "aws:kms")), "{sse}");
+    // Redshift Serverless encrypts every namespace at rest; its admin
+    // password, should anyone need it, is generated into Secrets Manager by
+    // the service, never written in the template.
+    let ns = &resource("Namespace")["Properties"];
+    assert_eq!(ns["ManageAdminPassword"], json!(true));
+    assert!(ns.get("AdminUserPassword").is_none());
+    // No password, secret or key anywhere in the template's text, and the
+    // functions reach the warehouse with IAM (no secret ARN in their
+    // environment).
+    let text = serde_json::to_string(template()).unwrap();
+    for needle in [
+        "AdminUserPassword",
+        "MasterUserPassword",
+        "SecretArn",
+        "SECRET",
+        "aws_secret_access_key",
+    ] {
+        assert!(!text.contains(needle), "the template names {needle}");
+    }
+    let env = &template()["Globals"]["Function"]["Environment"]["Variables"];
+    assert!(env.get("WAREHOUSE_ROLE_ARN").is_some());
+    for name in env.as_object().unwrap().keys() {
+        assert!(
+            !name.contains("PASSWORD") && !name.contains("SECRET"),
+            "{name}"
+        );
+    }
+}

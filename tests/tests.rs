@@ -8,12 +8,16 @@ mod support;
 mod moto;
 
 mod backfill;
+mod bad_input;
 mod cli;
 mod contract_rules;
 mod errors;
+mod faults;
+mod hostile;
 mod infra;
 mod params;
 mod pipeline;
+mod privacy;
 mod quality;
 mod redrive;
 mod report;

@@ -168,8 +168,9 @@ pub fn repo() -> PathBuf {
 }
 
 /// Fault injection for tests: lets every task through to the pipeline except
-/// the task whose input names `target` (a model or a source), which fails
-/// with `error` on the attempts listed (1-based; `None`: every attempt).
+/// the task whose input names `target` (a model, a source, or `quality` for
+/// the quality task, whose input names its checks), which fails with `error`
+/// on the attempts listed (1-based; `None`: every attempt).
 /// Production has no such hook: only a test can put a handler in front.
 pub struct Fault<'a> {
     pub inner: &'a Pipeline,
@@ -210,7 +211,7 @@ impl ovom_asl::TaskHandler for Fault<'_> {
         input: &serde_json::Value,
         ctx: &serde_json::Value,
     ) -> Result<serde_json::Value, ovom_asl::TaskFailure> {
-        if input["model"] == self.target || input["source"] == self.target {
+        if task_key(input) == Some(self.target) {
             let n = self.seen.get() + 1;
             self.seen.set(n);
             if self.attempts.as_ref().is_none_or(|a| a.contains(&n)) {
@@ -222,6 +223,15 @@ impl ovom_asl::TaskHandler for Fault<'_> {
         }
         self.inner.invoke(resource, input, ctx)
     }
+}
+
+/// Which task an input is for: its model, its source, or `quality` for the
+/// quality task (whose input names its checks).
+pub fn task_key(input: &serde_json::Value) -> Option<&str> {
+    input["model"]
+        .as_str()
+        .or(input["source"].as_str())
+        .or(input.get("checks").map(|_| "quality"))
 }
 
 /// The `ovom` binary in `dir`.

@@ -149,20 +149,32 @@
 //!   a key of letters, digits and `/ - _ . ! * ( ) = :` (no quote, backslash
 //!   or space can reach the statement). `MAXERROR` is a number.
 //!
-//! **Malformed lines.** `COPY` skips a line it cannot load and logs it in
+//! **Malformed lines.** The adapter reads each file once through the object
+//! store, numbering its lines as the contract does ([`contract::lines`]), and
+//! parses each with the contract's parser, as the embedded warehouse does. A
+//! line the contract refuses never reaches `COPY`: the adapter writes a
+//! `quarantine` row for it (its raw text and the contract's reason, the field
+//! at fault), and when the file holds such a line, or begins with a UTF-8
+//! byte-order mark, `COPY` reads a copy of the file,
+//! `manifests/<source>/<YYYY-MM-DD>/<run_id>/<NNNNN>.json`, in which each
+//! refused line is emptied (so every other line keeps its number) and the
+//! mark is gone; the manifest names that copy instead. Blank lines, which
+//! `COPY` skips as whitespace between JSON objects, need no copy. So both
+//! engines quarantine the same lines for the same reasons: a wrong type,
+//! a missing field or `null`, a timestamp that is not RFC 3339, a string
+//! over its column's width in bytes or holding a NUL character, a line over
+//! 1 MiB (which `COPY` would load, or, above its 4 MB limit for one JSON
+//! object, fail on).
+//!
+//! `COPY` can still skip a line the contract accepted; it logs it in
 //! `sys_load_error_detail` under the `COPY`'s query id (the Data API's
 //! `RedshiftQueryId`, the id the `SYS_` views use) with its file and line
-//! number — but not its text. The adapter therefore reads each file once
-//! through the object store as well, numbering its lines as the contract does
-//! ([`contract::lines`]), and writes a `quarantine` row per rejected line with
-//! the line's raw text and the contract parser's reason (the field at fault,
-//! as the embedded warehouse words it), or Redshift's column and message when
-//! the contract would have accepted the line. Blank lines, which `COPY`
-//! skips as whitespace between JSON objects, are quarantined by the adapter
-//! too. The lines read are the lines counted in the file, and the adapter
-//! checks, per file, that rows loaded + lines rejected + blank lines equals
-//! them: a line that is neither loaded nor logged fails the task instead of
-//! vanishing (the error view is re-read a few times first, in case it lags).
+//! number — but not its text — and the adapter quarantines it with the text
+//! it read and Redshift's column and message. The lines read are the lines
+//! counted in the file, and the adapter checks, per file, that rows loaded +
+//! lines `COPY` rejected + lines the contract refused equals them: a line
+//! that is neither loaded nor logged fails the task instead of vanishing
+//! (the error view is re-read a few times first, in case it lags).
 //!
 //! `MAXERROR` is the error budget left for the day; a `COPY` that exceeds it
 //! fails, and the task fails with [`TaskError::MalformedInput`] naming the
@@ -177,12 +189,9 @@
 //!   deliveries, so which copy is kept does not change the fact; their
 //!   `duplicates.line_no` is `0`. Quarantined lines have their exact file and
 //!   line.
-//! * `COPY` converts where the contract is strict: a number given as a
-//!   string, a string field given as a number, or a timestamp in another ISO
-//!   8601 form loads on Redshift but is quarantined by the embedded
-//!   warehouse. A string longer than its column (`VARCHAR` lengths are bytes
-//!   in Redshift) is rejected by `COPY` and quarantined with Redshift's
-//!   reason.
+//! * A line the contract accepts loads on both engines; a value `COPY`
+//!   would convert (a number given as a string, a timestamp in another ISO
+//!   8601 form) never reaches it, since the contract refuses the line first.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
@@ -1384,30 +1393,52 @@ struct CopyDay<'a> {
     budget: Budget,
 }
 
-/// One file's lines, as the contract numbers them.
+/// One file's lines, as the contract numbers them, and what `COPY` reads.
 struct FileLines {
     count: u64,
     /// Line number → text.
     lines: HashMap<u64, Vec<u8>>,
-    blanks: Vec<u64>,
+    /// The lines the contract refuses, with its reason, in order.
+    refused: Vec<(u64, String)>,
+    /// The bytes `COPY` reads instead of the file's when they differ: the
+    /// file with each refused line emptied (`COPY` skips a blank line as
+    /// whitespace between objects, and every other line keeps its number)
+    /// and without a byte-order mark. `None` when the file itself will do:
+    /// no refused line other than a blank one, and no byte-order mark.
+    cleaned: Option<Vec<u8>>,
 }
 
 impl FileLines {
-    fn read(bytes: &[u8]) -> Self {
+    fn read(bytes: &[u8], layout: &Layout) -> Self {
         let mut lines = HashMap::new();
-        let mut blanks = vec![];
+        let mut refused = vec![];
         let mut count = 0;
+        let mut clean = bytes.starts_with(b"\xEF\xBB\xBF");
         for (n, line) in contract::lines(bytes) {
             count = n;
-            if line.iter().all(u8::is_ascii_whitespace) {
-                blanks.push(n);
+            if let Some(reason) = layout.contract_error(line) {
+                // JSON's own whitespace: a line of it COPY skips as it is.
+                clean |= !line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r'));
+                refused.push((n, reason));
             }
             lines.insert(n, line.to_vec());
         }
+        let cleaned = clean.then(|| {
+            let mut out = Vec::with_capacity(bytes.len());
+            let mut refused = refused.iter().map(|(n, _)| *n).peekable();
+            for (n, line) in contract::lines(bytes) {
+                if refused.next_if_eq(&n).is_none() {
+                    out.extend_from_slice(line);
+                }
+                out.push(b'\n');
+            }
+            out
+        });
         Self {
             count,
             lines,
-            blanks,
+            refused,
+            cleaned,
         }
     }
 }
@@ -1571,10 +1602,10 @@ impl<'a> CopyDay<'a> {
         size: u64,
         jsonpaths: &S3Literal,
     ) -> Result<u64, TaskError> {
-        let lines = FileLines::read(&self.store.get(key)?);
+        let lines = FileLines::read(&self.store.get(key)?, self.layout);
         let mut quarantined: Vec<Malformed> = vec![];
-        for &line in &lines.blanks {
-            let m = self.malformed(index, key, &lines, line, "empty line");
+        for (line, reason) in &lines.refused {
+            let m = self.malformed(index, key, &lines, *line, reason);
             self.budget.add(&m);
             quarantined.push(m);
         }
@@ -1582,9 +1613,17 @@ impl<'a> CopyDay<'a> {
             return Err(self.budget.error());
         }
 
+        // COPY reads the file, or its copy without the refused lines.
+        let (url, size) = match &lines.cleaned {
+            None => (self.store.url(key), size),
+            Some(bytes) => {
+                let copy_key = format!("{}/{index:05}.json", self.base);
+                self.store.put(&copy_key, bytes)?;
+                (self.store.url(&copy_key), bytes.len() as u64)
+            }
+        };
         let manifest_key = format!("{}/{index:05}.manifest", self.base);
-        self.store
-            .put(&manifest_key, &manifest(&self.store.url(key), size))?;
+        self.store.put(&manifest_key, &manifest(&url, size))?;
         let copy = self.layout.copy(
             &self.url_of(&manifest_key)?,
             &self.role,
@@ -1634,8 +1673,8 @@ impl<'a> CopyDay<'a> {
         Ok(lines.count)
     }
 
-    /// The lines `COPY` rejected, once rows loaded + rejected + blank lines
-    /// make up the file.
+    /// The lines `COPY` rejected, once rows loaded + lines it rejected +
+    /// lines the contract refused make up the file.
     fn accounted(
         &self,
         key: &str,
@@ -1643,10 +1682,10 @@ impl<'a> CopyDay<'a> {
         loaded: u64,
         query_id: Option<i64>,
     ) -> Result<Vec<(u64, String)>, TaskError> {
-        let blanks = lines.blanks.len() as u64;
+        let refused = lines.refused.len() as u64;
         let mut delays = self.wh.api.config.poll.delays();
         for attempt in 1..=ERROR_VIEW_ATTEMPTS {
-            if loaded + blanks == lines.count {
+            if loaded + refused == lines.count {
                 return Ok(vec![]);
             }
             let Some(query_id) = query_id else {
@@ -1656,7 +1695,7 @@ impl<'a> CopyDay<'a> {
                 )));
             };
             let errors = self.copy_errors(query_id, true)?;
-            let accounted = loaded + blanks + errors.len() as u64;
+            let accounted = loaded + refused + errors.len() as u64;
             if accounted == lines.count {
                 return Ok(errors);
             }
@@ -2741,6 +2780,9 @@ mod tests {
         fn text(&self, key: &str) -> String {
             String::from_utf8(self.objects.lock().unwrap()[key].clone()).unwrap()
         }
+        fn has(&self, key: &str) -> bool {
+            self.objects.lock().unwrap().contains_key(key)
+        }
         fn meta(&self, key: &str) -> ObjectMeta {
             ObjectMeta {
                 key: key.into(),
@@ -2833,8 +2875,8 @@ mod tests {
         result(&[("count", "int8")], vec![vec![vec![Field::LongValue(n)]]])
     }
 
-    /// Answers a two-file day: part 0 holds three lines (the second
-    /// malformed), part 1 two (the second blank).
+    /// Answers a two-file day: part 0 holds four lines (the second
+    /// malformed, the third one COPY rejects), part 1 two (the second blank).
     fn day_planner() -> impl FnMut(&Exec) -> Plan + Send {
         let mut counts = vec![2, 1].into_iter();
         move |e| {
@@ -2852,11 +2894,9 @@ mod tests {
                 count(counts.next().unwrap())
             } else if sql == COPY_ERRORS_SQL {
                 match e.params.as_slice() {
-                    [(n, v)] if n == "copy_query_id" && v == "101" => error_rows(&[(
-                        2,
-                        "ap_hi",
-                        "Invalid digit, Value 'h', Pos 0, Type: Integer",
-                    )]),
+                    [(n, v)] if n == "copy_query_id" && v == "101" => {
+                        error_rows(&[(3, "ts", "Invalid timestamp format or value")])
+                    }
                     _ => error_rows(&[]),
                 }
             } else {
@@ -2872,14 +2912,19 @@ mod tests {
         let store = MemStore::with(&[
             (
                 PART0,
-                &format!("{}\n{MALFORMED}\n{}\n", test_line(1), test_line(3)),
+                &format!(
+                    "{}\n{MALFORMED}\n{}\n{}\n",
+                    test_line(1),
+                    test_line(3),
+                    test_line(5)
+                ),
             ),
             (PART1, &format!("{}\n\n", test_line(4))),
         ]);
         let mut wh = warehouse(&rt, &fake);
         let req = request(&store, &[PART0, PART1], 10);
         let lines = in_transaction(&mut wh, |wh| wh.copy_day(&req, &store)).unwrap();
-        assert_eq!(lines, 5);
+        assert_eq!(lines, 6);
 
         // The day's jsonpaths and one manifest per file, beside each other.
         let base = "manifests/log_data/2025-03-14/run-1";
@@ -2888,15 +2933,23 @@ mod tests {
         assert_eq!(jsonpaths["jsonpaths"][0], "$['test_id']");
         assert_eq!(jsonpaths["jsonpaths"][16], "$['cardio']");
         assert_eq!(jsonpaths["jsonpaths"].as_array().unwrap().len(), 17);
-        for (i, part) in [PART0, PART1].into_iter().enumerate() {
+        // Part 0 holds a line the contract refuses: COPY reads a copy of it
+        // with that line emptied. Part 1's blank line needs no copy.
+        let copy0 = format!("{base}/00000.json");
+        assert_eq!(
+            store.text(&copy0),
+            format!("{}\n\n{}\n{}\n", test_line(1), test_line(3), test_line(5))
+        );
+        assert!(!store.has(&format!("{base}/00001.json")));
+        for (i, copied) in [copy0.as_str(), PART1].into_iter().enumerate() {
             let m: serde_json::Value =
                 serde_json::from_str(&store.text(&format!("{base}/{i:05}.manifest"))).unwrap();
             assert_eq!(
                 m,
                 serde_json::json!({ "entries": [{
-                    "url": format!("s3://ovom-data/export/{part}"),
+                    "url": format!("s3://ovom-data/export/{copied}"),
                     "mandatory": true,
-                    "meta": { "content_length": store.meta(part).size }
+                    "meta": { "content_length": store.meta(copied).size }
                 }]})
             );
         }
@@ -2910,14 +2963,15 @@ mod tests {
                 max,
             )
         };
-        let quarantine_one = quarantine_insert(&[Malformed {
+        let row = Malformed {
             file_index: 0,
             file: String::new(),
             line: 0,
             error: String::new(),
             raw: "x".into(),
-        }])
-        .0;
+        };
+        let quarantine_one = quarantine_insert(std::slice::from_ref(&row)).0;
+        let quarantine_two = quarantine_insert(&[row.clone(), row]).0;
         let sent = executed(&fake);
         let texts: Vec<&str> = sent.iter().map(|e| e.sql.as_str()).collect();
         assert_eq!(
@@ -2925,15 +2979,15 @@ mod tests {
             vec![
                 "BEGIN",
                 &layout.create_temp(),
-                // Part 0: the whole budget; one line rejected.
-                &copy(0, 10),
+                // Part 0: the budget less the refused line; COPY rejects one.
+                &copy(0, 9),
                 "SELECT COUNT(*) FROM ovom_copy_log_data",
                 COPY_ERRORS_SQL,
                 &layout.insert_staging(),
                 "DELETE FROM ovom_copy_log_data",
-                &quarantine_one,
-                // Part 1: the budget less the rejected line and the blank one.
-                &copy(1, 8),
+                &quarantine_two,
+                // Part 1: the budget less part 0's two lines and the blank one.
+                &copy(1, 7),
                 "SELECT COUNT(*) FROM ovom_copy_log_data",
                 &layout.insert_staging(),
                 "DELETE FROM ovom_copy_log_data",
@@ -2964,7 +3018,8 @@ mod tests {
         assert_eq!(sorted(&sent[5]), lineage(PART0));
         assert_eq!(sorted(&sent[10]), lineage(PART1));
 
-        // The rejected line: its text, and the contract's reason.
+        // The refused line: its text, and the contract's reason; the line
+        // COPY rejected: its text, and Redshift's reason.
         let reason = contract::parse_test(MALFORMED.as_bytes())
             .unwrap_err()
             .to_string();
@@ -2975,6 +3030,9 @@ mod tests {
             ("line_0", "2"),
             ("error_0", &reason),
             ("raw_0", MALFORMED),
+            ("line_1", "3"),
+            ("error_1", "ts: Invalid timestamp format or value"),
+            ("raw_1", &test_line(3)),
             ("run_id", "run-1"),
         ]);
         q0.sort();
@@ -3004,20 +3062,22 @@ mod tests {
                 }
             } else if e.sql == COPY_ERRORS_SQL {
                 error_rows(&[
-                    (2, "ap_hi", "Invalid digit"),
+                    (2, "city", "String length exceeds DDL length"),
                     (3, "ts", "Invalid timestamp"),
                 ])
             } else {
                 finished()
             }
         });
-        let store = MemStore::with(&[(PART0, &format!("{}\n{MALFORMED}\n{{}}\n", test_line(1)))]);
+        // Lines the contract accepts, which COPY rejects.
+        let store = MemStore::with(&[(
+            PART0,
+            &format!("{}\n{}\n{}\n", test_line(1), test_line(2), test_line(3)),
+        )]);
         let mut wh = warehouse(&rt, &fake);
         let req = request(&store, &[PART0], 0);
         let err = in_transaction(&mut wh, |wh| wh.copy_day(&req, &store)).unwrap_err();
-        let reason = contract::parse_test(MALFORMED.as_bytes())
-            .unwrap_err()
-            .to_string();
+        let reason = "city: String length exceeds DDL length";
         match err {
             TaskError::MalformedInput {
                 file,
@@ -3091,6 +3151,68 @@ mod tests {
     }
 
     #[test]
+    fn lines_the_contract_refuses_count_against_the_budget_before_any_copy() {
+        let rt = runtime();
+        let fake = fake(|_| finished());
+        let long = format!(
+            "{{\"notes\": \"{}\"}}",
+            "x".repeat(contract::MAX_LINE_BYTES)
+        );
+        let store = MemStore::with(&[(PART0, &format!("{}\n{long}\n{MALFORMED}\n", test_line(1)))]);
+        let mut wh = warehouse(&rt, &fake);
+        let req = request(&store, &[PART0], 0);
+        let err = in_transaction(&mut wh, |wh| wh.copy_day(&req, &store)).unwrap_err();
+        match err {
+            TaskError::MalformedInput { file, line, reason } => {
+                assert_eq!((file.as_str(), line), (PART0, 2));
+                assert!(reason.contains("longer than the 1 MiB limit"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let sent = sqls(&fake);
+        assert!(!sent.iter().any(|s| s.starts_with("COPY")), "{sent:?}");
+        assert_eq!(sent.last().map(String::as_str), Some("ROLLBACK"));
+    }
+
+    #[test]
+    fn copy_reads_the_file_unless_a_refused_line_or_a_byte_order_mark_needs_a_copy() {
+        let layout = Layout::of(Source::LogData);
+        let (a, b) = (test_line(1), test_line(2));
+        // Blank lines and CRLF line ends: COPY reads the file as it is.
+        let plain = FileLines::read(format!("{a}\r\n\r\n \t\n{b}").as_bytes(), layout);
+        assert_eq!(plain.count, 4);
+        assert_eq!(
+            plain.refused,
+            vec![(2, "empty line".to_owned()), (3, "empty line".to_owned())]
+        );
+        assert!(plain.cleaned.is_none());
+        // A byte-order mark: a copy without it.
+        let bom = FileLines::read(format!("\u{FEFF}{a}\r\n{b}\r\n").as_bytes(), layout);
+        assert!(bom.refused.is_empty());
+        assert_eq!(
+            bom.cleaned.as_deref(),
+            Some(format!("{a}\n{b}\n").as_bytes())
+        );
+        // Refused lines emptied in place, the other lines keep their numbers;
+        // a form feed is not JSON whitespace.
+        let ap_hi = a.replace("\"ap_hi\":120", "\"ap_hi\":\"120\"");
+        let bad = FileLines::read(format!("{ap_hi}\n\u{c}\n[{a}]\n\n{b}\n").as_bytes(), layout);
+        assert_eq!(
+            bad.refused.iter().map(|r| r.0).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4]
+        );
+        assert!(
+            bad.refused[0].1.starts_with("field `ap_hi`"),
+            "{:?}",
+            bad.refused
+        );
+        assert_eq!(
+            bad.cleaned.as_deref(),
+            Some(format!("\n\n\n\n{b}\n").as_bytes())
+        );
+    }
+
+    #[test]
     fn a_rejected_line_takes_the_contracts_reason_and_text_when_the_file_has_it() {
         let rt = runtime();
         let fake = fake(|_| finished());
@@ -3098,8 +3220,12 @@ mod tests {
         let wh = warehouse(&rt, &fake);
         let req = request(&store, &[PART0], 5);
         let day = CopyDay::new(&wh, &req, &store).unwrap();
-        let lines = FileLines::read(store.text(PART0).as_bytes());
-        assert_eq!((lines.count, lines.blanks.clone()), (2, vec![]));
+        let lines = FileLines::read(store.text(PART0).as_bytes(), Layout::of(Source::LogData));
+        assert_eq!(lines.count, 2);
+        assert_eq!(
+            lines.refused.iter().map(|r| r.0).collect::<Vec<_>>(),
+            vec![2]
+        );
         let contract = contract::parse_test(MALFORMED.as_bytes())
             .unwrap_err()
             .to_string();

@@ -336,6 +336,11 @@ fn execute(command: Command) -> Result<ExitCode> {
             warehouse,
         } => {
             let wh = open_read_only(&warehouse)?;
+            // The warehouse is read-only; no file besides it either (no
+            // COPY … TO, ATTACH, EXPORT or reading other files).
+            wh.connection()
+                .execute_batch("SET enable_external_access = false")
+                .context("restricting the query to the warehouse")?;
             let sql = ovom::query::sql_text(&file_or_sql)?;
             print!("{}", ovom::query::run(wh.connection(), &sql)?.render());
             Ok(ExitCode::SUCCESS)
@@ -375,8 +380,7 @@ fn open_read_only(warehouse: &Path) -> Result<DuckWarehouse> {
             warehouse.display()
         );
     }
-    DuckWarehouse::open_read_only(warehouse)
-        .with_context(|| format!("opening {} (read-only)", warehouse.display()))
+    DuckWarehouse::open_read_only(warehouse).map_err(|e| ovom::pipeline::open_error(warehouse, e))
 }
 
 fn day_bar(days: usize) -> ProgressBar {

@@ -6,17 +6,18 @@ use std::cell::{RefCell, RefMut};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use ovom_asl::{
     Clock, ExecutionFailure, Executor, Observer, StateMachine, StateRecord, TaskFailure,
     TaskHandler,
 };
 use ovom_core::handler::{self, TaskKind};
 use ovom_core::local_dir::LocalDir;
-use ovom_core::params::{DimMode, LogicalDate, Source};
+use ovom_core::params::{DimMode, LogicalDate, RunId, Source};
 use ovom_core::ports::{in_transaction, ObjectStore, Param, Value, Warehouse};
 use ovom_core::sql::{self, Dialect};
 use ovom_core::tasks;
+use ovom_core::TaskError;
 use ovom_duckdb::DuckWarehouse;
 
 /// The state machine file, compiled in: the very definition that production
@@ -71,9 +72,10 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// Open the warehouse file (creating the schema if needed) over a data root.
+    /// DuckDB lets one process hold the file for writing: a file another
+    /// process holds is refused with a message saying so.
     pub fn open(warehouse: &Path, data: &Path) -> Result<Self> {
-        let wh = DuckWarehouse::open(warehouse)
-            .with_context(|| format!("opening the warehouse {}", warehouse.display()))?;
+        let wh = DuckWarehouse::open(warehouse).map_err(|e| open_error(warehouse, e))?;
         Self::with(wh, data, DEFINITION)
     }
 
@@ -185,6 +187,10 @@ impl Pipeline {
         clock: &dyn Clock,
         handler: &dyn TaskHandler,
     ) -> Result<DayRun> {
+        if RunId::try_from(execution_id.to_owned()).is_err() {
+            let shown: String = execution_id.chars().take(80).collect();
+            bail!("{shown:?} is not an execution id (`ovom status` lists them)");
+        }
         let rows = self.query(
             "audit/execution_lookup",
             &[("execution_id", text(execution_id))],
@@ -459,6 +465,18 @@ fn state_run_params(run: &Resume, seq: i64, r: &StateRecord) -> Vec<Param> {
         ),
         ("redrive_count", Value::Int(run.redrive_count)),
     ]
+}
+
+/// Why a warehouse file could not be opened; a file another process holds
+/// is said to be in use (DuckDB lets one process write it at a time).
+pub fn open_error(warehouse: &Path, e: TaskError) -> anyhow::Error {
+    match e {
+        TaskError::WarehouseBusy(detail) => anyhow!(
+            "the warehouse {} is in use by another ovom process: wait for it to finish, then run this command again ({detail})",
+            warehouse.display()
+        ),
+        e => anyhow::Error::new(e).context(format!("opening the warehouse {}", warehouse.display())),
+    }
 }
 
 fn text(s: &str) -> Value {

@@ -10,6 +10,33 @@ use serde::Deserialize;
 /// source file, which the quarantine row names with its line number.
 pub const MAX_RAW_CHARS: usize = 4096;
 
+/// Longest line parsed, in bytes (1 MiB). A longer line is malformed without
+/// being parsed: no record of the contract comes near it (its string fields
+/// are bounded by [`PATIENT_WIDTHS`] and [`TEST_WIDTHS`]), and Redshift's
+/// `COPY` refuses a JSON object above 4 MB.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// The widest value, in bytes, of each string field of a `patient_data`
+/// record: the width of its staging column (`VARCHAR(n)`, which Redshift
+/// counts in bytes). A longer value is malformed, naming its field; so is a
+/// value holding a NUL character, which Redshift cannot load.
+pub const PATIENT_WIDTHS: &[(&str, usize)] = &[
+    ("first_name", 256),
+    ("last_name", 256),
+    ("sex", 1),
+    ("address", 1024),
+];
+
+/// The widest value, in bytes, of each string field of a `log_data` record
+/// (see [`PATIENT_WIDTHS`]).
+pub const TEST_WIDTHS: &[(&str, usize)] = &[
+    ("test_id", 64),
+    ("doc_name", 256),
+    ("clinic", 256),
+    ("lab_name", 256),
+    ("city", 256),
+];
+
 /// One `patient_data` record.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct PatientRecord<'a> {
@@ -127,9 +154,7 @@ const TEST_FIELDS: &[(&str, Kind)] = &[
 
 /// Parse one `patient_data` line.
 pub fn parse_patient(line: &[u8]) -> Result<PatientRecord<'_>, LineError> {
-    if line.iter().all(u8::is_ascii_whitespace) {
-        return Err(blank_line());
-    }
+    check_line(line)?;
     let rec: PatientRecord =
         serde_json::from_slice(line).map_err(|e| explain(line, PATIENT_FIELDS, e))?;
     if rec.patient_id <= 0 {
@@ -144,20 +169,72 @@ pub fn parse_patient(line: &[u8]) -> Result<PatientRecord<'_>, LineError> {
             format!("{:?} is not \"F\" or \"M\"", short(&rec.sex)),
         ));
     }
+    check_strings(
+        PATIENT_WIDTHS,
+        &[&rec.first_name, &rec.last_name, &rec.sex, &rec.address],
+    )?;
     Ok(rec)
 }
 
 /// Parse one `log_data` line.
 pub fn parse_test(line: &[u8]) -> Result<TestRecord<'_>, LineError> {
+    check_line(line)?;
+    let rec: TestRecord =
+        serde_json::from_slice(line).map_err(|e| explain(line, TEST_FIELDS, e))?;
+    if rec.test_id.is_empty() {
+        return Err(field_error("test_id", "must not be empty"));
+    }
+    check_strings(
+        TEST_WIDTHS,
+        &[
+            &rec.test_id,
+            &rec.doc_name,
+            &rec.clinic,
+            &rec.lab_name,
+            &rec.city,
+        ],
+    )?;
+    Ok(rec)
+}
+
+/// What is malformed before any parsing: a blank line, a line over
+/// [`MAX_LINE_BYTES`].
+fn check_line(line: &[u8]) -> Result<(), LineError> {
+    if line.len() > MAX_LINE_BYTES {
+        return Err(LineError {
+            field: None,
+            reason: format!(
+                "line of {} bytes is longer than the 1 MiB limit ({MAX_LINE_BYTES} bytes); not parsed",
+                line.len()
+            ),
+        });
+    }
     if line.iter().all(u8::is_ascii_whitespace) {
         return Err(blank_line());
     }
-    let rec: TestRecord =
-        serde_json::from_slice(line).map_err(|e| explain(line, TEST_FIELDS, e))?;
-    if rec.test_id.is_empty() || rec.test_id.len() > 64 {
-        return Err(field_error("test_id", "must be 1 to 64 characters"));
+    Ok(())
+}
+
+/// Each string value within its column's width, and without a NUL
+/// character, which Redshift's `COPY` refuses (`widths` and `values` in the
+/// same order).
+fn check_strings(widths: &[(&'static str, usize)], values: &[&str]) -> Result<(), LineError> {
+    debug_assert_eq!(widths.len(), values.len());
+    for (&(name, max), value) in widths.iter().zip(values) {
+        if value.len() > max {
+            return Err(field_error(
+                name,
+                format!(
+                    "{} bytes, longer than its column's {max} bytes",
+                    value.len()
+                ),
+            ));
+        }
+        if value.contains('\0') {
+            return Err(field_error(name, "holds a NUL character (U+0000)"));
+        }
     }
-    Ok(rec)
+    Ok(())
 }
 
 fn field_error(field: &'static str, reason: impl Into<String>) -> LineError {
@@ -222,7 +299,16 @@ fn explain(line: &[u8], fields: &[(&'static str, Kind)], fast: serde_json::Error
             return field_error(name, format!("{v} is out of range"));
         }
     }
-    whole(fast.to_string())
+    // Every field is there with its type: what is left is a field given
+    // twice (the typed parse refuses it; the second value would win silently).
+    let message = fast.to_string();
+    if let Some(&(name, _)) = fields
+        .iter()
+        .find(|(name, _)| message.starts_with(&format!("duplicate field `{name}`")))
+    {
+        return field_error(name, "given more than once");
+    }
+    whole(message)
 }
 
 fn name_is_i32(name: &str) -> bool {
@@ -231,11 +317,12 @@ fn name_is_i32(name: &str) -> bool {
 
 /// The lines of one file, numbered from 1: a UTF-8 byte-order mark at the
 /// start is skipped and a `\r` before `\n` is dropped. The newline ending the
-/// last line does not start another line.
+/// last line does not start another line, so an empty file has no line and
+/// a file of one `\n` has one (blank) line.
 pub fn lines(bytes: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     let empty = bytes.is_empty();
+    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     bytes
         .split(|&b| b == b'\n')
         .filter(move |_| !empty)
@@ -246,7 +333,10 @@ pub fn lines(bytes: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
 /// The raw text kept for a quarantined line (lossy UTF-8, at most
 /// [`MAX_RAW_CHARS`] characters).
 pub fn raw_text(line: &[u8]) -> String {
-    let text = String::from_utf8_lossy(line);
+    // A character is at most 4 bytes: this head holds the first
+    // MAX_RAW_CHARS characters whole, however long the line.
+    let head = &line[..line.len().min(4 * MAX_RAW_CHARS)];
+    let text = String::from_utf8_lossy(head);
     if text.chars().count() <= MAX_RAW_CHARS {
         text.into_owned()
     } else {
@@ -259,5 +349,225 @@ fn blank_line() -> LineError {
     LineError {
         field: None,
         reason: "empty line".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn test_line(over: serde_json::Value) -> String {
+        let mut v = serde_json::json!({
+            "test_id": "bt-1", "patient_id": 1, "doc_id": 7, "doc_name": "Dr. Grey",
+            "clinic": "North Clinic", "lab_id": 3, "lab_name": "Central Lab", "city": "Lyon",
+            "ts": "2025-03-14T10:00:00Z", "ap_hi": 120, "ap_lo": 80, "cholesterol": 1,
+            "gluc": 1, "smoke": 0, "alco": 0, "active": 1, "cardio": 0
+        });
+        for (k, x) in over.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v.to_string()
+    }
+
+    fn patient_line(over: serde_json::Value) -> String {
+        let mut v = serde_json::json!({
+            "patient_id": 1, "first_name": "Ada", "last_name": "Lovelace", "sex": "F",
+            "age": 45, "height": 165, "weight": 70.5,
+            "address": "1 Main Street, Springfield", "registered_at": "2025-03-14T08:00:00Z"
+        });
+        for (k, x) in over.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v.to_string()
+    }
+
+    fn test_error(line: &str) -> String {
+        parse_test(line.as_bytes()).unwrap_err().to_string()
+    }
+
+    fn numbered(bytes: &[u8]) -> Vec<(u64, &[u8])> {
+        lines(bytes).collect()
+    }
+
+    #[test]
+    fn lines_are_numbered_from_one_without_bom_cr_or_the_final_newline() {
+        assert!(numbered(b"").is_empty());
+        assert!(numbered(b"\xEF\xBB\xBF").is_empty());
+        assert_eq!(numbered(b"\n"), vec![(1, &b""[..])]);
+        assert_eq!(numbered(b"\n\n"), vec![(1, &b""[..]), (2, &b""[..])]);
+        assert_eq!(numbered(b"a"), vec![(1, &b"a"[..])]);
+        assert_eq!(numbered(b"a\n"), vec![(1, &b"a"[..])]);
+        assert_eq!(
+            numbered(b"\xEF\xBB\xBFa\r\nb\r\n"),
+            vec![(1, &b"a"[..]), (2, &b"b"[..])]
+        );
+        assert_eq!(
+            numbered(b"a\n\nb"),
+            vec![(1, &b"a"[..]), (2, &b""[..]), (3, &b"b"[..])]
+        );
+        // A BOM is skipped only at the start of the file.
+        assert_eq!(
+            numbered(b"a\n\xEF\xBB\xBFb\n"),
+            vec![(1, &b"a"[..]), (2, &b"\xEF\xBB\xBFb"[..])]
+        );
+    }
+
+    #[test]
+    fn a_valid_record_parses_and_unknown_fields_are_ignored() {
+        let line = test_line(serde_json::json!({}));
+        let t = parse_test(line.as_bytes()).unwrap();
+        assert_eq!((t.test_id.as_ref(), t.ap_hi), ("bt-1", 120));
+        let extra = test_line(serde_json::json!({"note": {"nested": [1, 2]}, "x": null}));
+        assert_eq!(parse_test(extra.as_bytes()).unwrap(), t);
+        let line = patient_line(serde_json::json!({"weight": 70}));
+        let p = parse_patient(line.as_bytes()).unwrap();
+        assert_eq!(p.weight, 70.0);
+    }
+
+    #[test]
+    fn each_malformed_line_says_why_naming_the_field() {
+        let cases = [
+            (
+                test_line(serde_json::json!({"ap_hi": "120"})),
+                "field `ap_hi`: expected an integer, found \"120\"",
+            ),
+            (
+                test_line(serde_json::json!({"ap_hi": 120.0})),
+                "field `ap_hi`: expected an integer, found 120.0",
+            ),
+            (
+                test_line(serde_json::json!({"ap_lo": 3_000_000_000_i64})),
+                "field `ap_lo`: 3000000000 is out of range",
+            ),
+            (
+                test_line(serde_json::json!({"city": null})),
+                "field `city`: expected a string, found null",
+            ),
+            (
+                test_line(serde_json::json!({"ts": null})),
+                "field `ts`: expected an RFC 3339 timestamp string, found null",
+            ),
+            (
+                test_line(serde_json::json!({"ts": "2025-03-14 10:00"})),
+                "field `ts`: \"2025-03-14 10:00\" is not an RFC 3339 timestamp",
+            ),
+            (
+                test_line(serde_json::json!({"test_id": ""})),
+                "field `test_id`: must not be empty",
+            ),
+            (
+                test_line(serde_json::json!({})).replace(",\"gluc\":1", ""),
+                "field `gluc`: missing",
+            ),
+            ("[1,2]".into(), "expected a JSON object, found an array"),
+            ("42".into(), "expected a JSON object, found a number"),
+            ("\"x\"".into(), "expected a JSON object, found a string"),
+            ("true".into(), "expected a JSON object, found a boolean"),
+            ("null".into(), "expected a JSON object, found null"),
+            ("{\"test_id\": \"bt-1\"".into(), "truncated JSON"),
+            ("test_id,patient_id".into(), "not valid JSON"),
+            ("{} {}".into(), "not valid JSON"),
+            ("   ".into(), "empty line"),
+            (
+                test_line(serde_json::json!({})).replace("\"gluc\":1", "\"gluc\":1,\"gluc\":2"),
+                "field `gluc`: given more than once",
+            ),
+        ];
+        for (line, expected) in cases {
+            let got = test_error(&line);
+            assert!(
+                got.starts_with(expected),
+                "{line}: `{got}` is not `{expected}…`"
+            );
+        }
+        let e = parse_patient(patient_line(serde_json::json!({"patient_id": 0})).as_bytes())
+            .unwrap_err();
+        assert_eq!(e.field, Some("patient_id"));
+        let e =
+            parse_patient(patient_line(serde_json::json!({"sex": "X"})).as_bytes()).unwrap_err();
+        assert_eq!(e.to_string(), "field `sex`: \"X\" is not \"F\" or \"M\"");
+    }
+
+    #[test]
+    fn a_string_over_its_column_width_is_malformed_in_bytes() {
+        for &(field, max) in TEST_WIDTHS {
+            let fits = test_line(serde_json::json!({ field: "a".repeat(max) }));
+            assert!(parse_test(fits.as_bytes()).is_ok(), "{field} at {max}");
+            let over = test_line(serde_json::json!({ field: "a".repeat(max + 1) }));
+            let e = parse_test(over.as_bytes()).unwrap_err();
+            assert_eq!(e.field, Some(field));
+            assert_eq!(
+                e.reason,
+                format!("{} bytes, longer than its column's {max} bytes", max + 1)
+            );
+        }
+        for &(field, max) in PATIENT_WIDTHS.iter().filter(|(f, _)| *f != "sex") {
+            let fits = patient_line(serde_json::json!({ field: "a".repeat(max) }));
+            assert!(parse_patient(fits.as_bytes()).is_ok(), "{field} at {max}");
+            let over = patient_line(serde_json::json!({ field: "a".repeat(max + 1) }));
+            assert_eq!(
+                parse_patient(over.as_bytes()).unwrap_err().field,
+                Some(field)
+            );
+        }
+        // Bytes, as Redshift's VARCHAR counts: 129 two-byte characters are 258 bytes.
+        let wide = test_line(serde_json::json!({"city": "é".repeat(129)}));
+        assert_eq!(parse_test(wide.as_bytes()).unwrap_err().field, Some("city"));
+    }
+
+    #[test]
+    fn a_nul_character_in_a_string_is_malformed_other_characters_are_not() {
+        let nul = test_line(serde_json::json!({"doc_name": "Dr.\u{0}Grey"}));
+        assert_eq!(
+            test_error(&nul),
+            "field `doc_name`: holds a NUL character (U+0000)"
+        );
+        let nul = patient_line(serde_json::json!({"address": "1\u{0}Main"}));
+        assert_eq!(
+            parse_patient(nul.as_bytes()).unwrap_err().field,
+            Some("address")
+        );
+        let fine = test_line(serde_json::json!({"doc_name": "Dr.\u{1}\tGrey \u{1F9EA}"}));
+        assert!(parse_test(fine.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn a_line_over_the_limit_is_malformed_without_being_parsed() {
+        let mut at_limit = test_line(serde_json::json!({}));
+        at_limit.push_str(&" ".repeat(MAX_LINE_BYTES - at_limit.len()));
+        assert_eq!(at_limit.len(), MAX_LINE_BYTES);
+        assert!(parse_test(at_limit.as_bytes()).is_ok());
+        let over = format!("{at_limit} ");
+        let e = parse_test(over.as_bytes()).unwrap_err();
+        assert_eq!(e.field, None);
+        assert_eq!(
+            e.reason,
+            "line of 1048577 bytes is longer than the 1 MiB limit (1048576 bytes); not parsed"
+        );
+        assert_eq!(parse_patient(over.as_bytes()).unwrap_err(), e);
+    }
+
+    #[test]
+    fn invalid_utf8_is_malformed_and_its_raw_text_is_lossy() {
+        let line = test_line(serde_json::json!({})).replace("Lyon", "Ly#n");
+        let bad: Vec<u8> = line
+            .bytes()
+            .map(|b| if b == b'#' { 0xFF } else { b })
+            .collect();
+        let e = parse_test(&bad).unwrap_err();
+        assert_eq!(e.field, None);
+        assert!(e.reason.starts_with("not valid JSON"), "{e}");
+        assert!(raw_text(&bad).contains("Ly\u{FFFD}n"));
+    }
+
+    #[test]
+    fn raw_text_keeps_the_first_characters_of_a_long_line() {
+        assert_eq!(raw_text(b"abc"), "abc");
+        let long = "é".repeat(3 * MAX_RAW_CHARS);
+        assert_eq!(raw_text(long.as_bytes()), "é".repeat(MAX_RAW_CHARS));
+        let huge = vec![b'x'; 10 << 20];
+        assert_eq!(raw_text(&huge).len(), MAX_RAW_CHARS);
+        let astral = "😀".repeat(2 * MAX_RAW_CHARS);
+        assert_eq!(raw_text(astral.as_bytes()), "😀".repeat(MAX_RAW_CHARS));
     }
 }

@@ -5,6 +5,7 @@
 //! errors, and nothing that reaches SQL is a free string.
 
 use chrono::{Datelike, NaiveDate};
+use serde::de::Visitor;
 use serde::{Deserialize, Serialize};
 
 use crate::TaskError;
@@ -13,7 +14,8 @@ use crate::TaskError;
 pub const MAX_EVENT_BYTES: usize = 16 * 1024;
 
 /// Parse a task's parameters from JSON, mapping every problem to
-/// [`TaskError::InvalidParameters`].
+/// [`TaskError::InvalidParameters`] naming the field at fault (`event` when
+/// the problem is the event as a whole, such as a missing field).
 pub fn parse<T: for<'de> Deserialize<'de>>(event: &serde_json::Value) -> Result<T, TaskError> {
     let size = event.to_string().len();
     if size > MAX_EVENT_BYTES {
@@ -22,7 +24,97 @@ pub fn parse<T: for<'de> Deserialize<'de>>(event: &serde_json::Value) -> Result<
             format!("{size} bytes is larger than the {MAX_EVENT_BYTES}-byte limit"),
         ));
     }
-    T::deserialize(event).map_err(|e| TaskError::invalid("event", e))
+    let Some(object) = event.as_object() else {
+        return T::deserialize(event)
+            .map_err(|e| TaskError::invalid("event", shorten(&e.to_string(), 300)));
+    };
+    let at_fault = std::cell::Cell::new(None);
+    T::deserialize(Fields {
+        object,
+        at_fault: &at_fault,
+    })
+    .map_err(|e| {
+        let reason = e.to_string();
+        match at_fault.get() {
+            Some(field) => {
+                // A field's own check already names it.
+                let prefix = format!("invalid parameter `{field}`: ");
+                let reason = reason.strip_prefix(&prefix).unwrap_or(&reason);
+                TaskError::invalid(shorten(field, 64), shorten(reason, 300))
+            }
+            None => TaskError::invalid("event", shorten(&reason, 300)),
+        }
+    })
+}
+
+/// A field name or reason (which may quote the value) cut to `max` characters.
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let cut: String = text.chars().take(max).collect();
+        format!("{cut}…")
+    }
+}
+
+/// An event's fields, deserialized one by one, remembering the field whose
+/// name or value was refused.
+struct Fields<'a> {
+    object: &'a serde_json::Map<String, serde_json::Value>,
+    at_fault: &'a std::cell::Cell<Option<&'a str>>,
+}
+
+impl<'a> serde::Deserializer<'a> for Fields<'a> {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: Visitor<'a>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_map(FieldValues {
+            fields: self.object.iter(),
+            value: None,
+            at_fault: self.at_fault,
+        })
+    }
+
+    serde::forward_to_deserialize_any! {
+        <W: Visitor<'a>>
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+struct FieldValues<'a> {
+    fields: serde_json::map::Iter<'a>,
+    value: Option<(&'a str, &'a serde_json::Value)>,
+    at_fault: &'a std::cell::Cell<Option<&'a str>>,
+}
+
+impl<'a> serde::de::MapAccess<'a> for FieldValues<'a> {
+    type Error = serde_json::Error;
+
+    fn next_key_seed<K: serde::de::DeserializeSeed<'a>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Self::Error> {
+        let Some((name, value)) = self.fields.next() else {
+            return Ok(None);
+        };
+        self.value = Some((name, value));
+        let key =
+            serde::de::IntoDeserializer::<serde_json::Error>::into_deserializer(name.as_str());
+        seed.deserialize(key)
+            .map(Some)
+            .inspect_err(|_| self.at_fault.set(Some(name)))
+    }
+
+    fn next_value_seed<V: serde::de::DeserializeSeed<'a>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, Self::Error> {
+        let (name, value) = self.value.take().expect("a value follows its field's name");
+        seed.deserialize(value)
+            .inspect_err(|_| self.at_fault.set(Some(name)))
+    }
 }
 
 /// A UTC calendar day, `YYYY-MM-DD`, between 1970 and 2100.

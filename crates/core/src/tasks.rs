@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::params::{Check, DimMode, LoadParams, Model, QualityParams, StageParams};
+use crate::params::{Check, DimMode, LoadParams, Model, QualityParams, Source, StageParams};
 use crate::ports::{in_transaction, CopyRequest, ObjectStore, Param, Value, Warehouse};
 use crate::sql;
 use crate::TaskError;
@@ -59,7 +59,9 @@ pub fn stage(
         if request.files.is_empty() {
             params.push(("lines_read", Value::Int(0)));
         } else {
-            let lines = wh.copy_day(&request, store)?;
+            let lines = wh
+                .copy_day(&request, store)
+                .map_err(|e| without_patient_values(p.source, e))?;
             params.push(("lines_read", Value::Int(lines as i64)));
         }
         wh.execute(audit, &params)
@@ -90,6 +92,39 @@ pub fn stage(
         "staged"
     );
     Ok(report)
+}
+
+/// A malformed patient line's error names its file, line and field but not
+/// a value it quotes, which may be a name or an address: the error travels
+/// to logs, the execution history and the command's output. (The line
+/// itself is kept only in the warehouse, when it is quarantined.)
+fn without_patient_values(source: Source, e: TaskError) -> TaskError {
+    match (source, e) {
+        (Source::PatientData, TaskError::MalformedInput { file, line, reason })
+            if reason.contains('"') =>
+        {
+            let (reason, budget) = match reason.rfind(" (more than ") {
+                Some(i) if reason.ends_with(" malformed lines)") => reason.split_at(i),
+                _ => (reason.as_str(), ""),
+            };
+            let field = reason
+                .strip_prefix("field `")
+                .and_then(|r| r.split_once('`'))
+                .map(|(field, _)| field);
+            let reason = match field {
+                Some(field) => {
+                    format!("field `{field}`: not a valid value (not shown: patient data)")
+                }
+                None => "not a valid record (not shown: patient data)".to_owned(),
+            };
+            TaskError::MalformedInput {
+                file,
+                line,
+                reason: format!("{reason}{budget}"),
+            }
+        }
+        (_, e) => e,
+    }
 }
 
 /// What the load task did. For the fact, the day's outcome of every staged
