@@ -158,7 +158,7 @@ fn a_backfill_stops_at_the_first_failed_day_and_a_second_one_resumes_from_it() {
         &fault,
         |d| {
             if let Day::Ran(r) = d {
-                days.push((r.logical_date.to_string(), r.result.is_ok()));
+                days.push((r.days.first.to_string(), r.result.is_ok()));
             }
             Ok(())
         },

@@ -88,16 +88,16 @@ fn a_clean_day_runs_every_task_in_order_with_its_parameters() {
         calls[0],
         (
             local_arn(TaskKind::Stage),
-            json!({"source": "patient_data", "logical_date": "2025-03-14", "run_id": "exec-1", "strict": false})
+            json!({"source": "patient_data", "logical_date": "2025-03-14", "through": "2025-03-14", "run_id": "exec-1", "strict": false})
         )
     );
     assert_eq!(
         calls[1].1,
-        json!({"model": "dim_patient", "mode": "merge", "logical_date": "2025-03-14", "run_id": "exec-1"})
+        json!({"model": "dim_patient", "mode": "merge", "logical_date": "2025-03-14", "through": "2025-03-14", "run_id": "exec-1"})
     );
     assert_eq!(
         calls[6].1,
-        json!({"model": "fact_bloodtest", "logical_date": "2025-03-14", "run_id": "exec-1"})
+        json!({"model": "fact_bloodtest", "logical_date": "2025-03-14", "through": "2025-03-14", "run_id": "exec-1"})
     );
     assert_eq!(calls[7].0, local_arn(TaskKind::Quality));
     assert_eq!(calls[7].1["checks"].as_array().unwrap().len(), 6);
@@ -221,4 +221,22 @@ fn the_definition_names_exactly_the_three_task_functions() {
             .task_resources(),
         placeholders
     );
+}
+
+#[test]
+fn a_range_input_hands_its_last_day_to_every_task() {
+    let machine = load_definition(DEFINITION).unwrap();
+    let script = Script::default();
+    let mut range = input();
+    range["through"] = json!("2025-12-31");
+    Executor::new(&machine, &script, &clock(), &NoopObserver)
+        .with_execution_name("exec-1")
+        .run(range)
+        .unwrap();
+    let calls = script.calls.borrow();
+    assert_eq!(calls.len(), 8);
+    for (resource, input) in calls.iter() {
+        assert_eq!(input["logical_date"], "2025-03-14", "{resource}");
+        assert_eq!(input["through"], "2025-12-31", "{resource}");
+    }
 }

@@ -12,6 +12,7 @@ mod bad_input;
 mod cli;
 mod contract_rules;
 mod errors;
+mod fast_path;
 mod faults;
 mod hostile;
 mod infra;

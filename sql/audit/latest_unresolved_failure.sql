@@ -7,7 +7,7 @@ WHERE e.state_machine = 'pipeline'
   AND NOT EXISTS (
       SELECT 1 FROM executions AS s
       WHERE s.state_machine = 'pipeline'
-        AND s.logical_date = e.logical_date
+        AND e.logical_date BETWEEN s.logical_date AND COALESCE(s.through, s.logical_date)
         AND s.status = 'SUCCEEDED'
         AND s.started_at > e.started_at
   )

@@ -2,7 +2,8 @@
 SELECT
     execution_id,
     state_machine,
-    COALESCE(CAST(logical_date AS VARCHAR), '') AS logical_date,
+    COALESCE(CAST(logical_date AS VARCHAR), '')
+        || COALESCE(' … ' || CAST(through AS VARCHAR), '') AS logical_date,
     status,
     strftime(started_at, '%Y-%m-%d %H:%M:%S') AS started_at,
     COALESCE(CAST(date_diff('millisecond', started_at, finished_at) AS VARCHAR), '') AS duration_ms,

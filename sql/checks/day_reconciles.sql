@@ -3,9 +3,9 @@
 -- compare: =
 SELECT
     (SELECT COALESCE(SUM(lines_read), 0) FROM stage_audit
-      WHERE logical_date = CAST(:logical_date AS DATE) AND source = 'log_data') AS got,
-    (SELECT COUNT(*) FROM fact_bloodtest WHERE logical_date = CAST(:logical_date AS DATE))
-  + (SELECT COUNT(*) FROM rejects WHERE logical_date = CAST(:logical_date AS DATE))
-  + (SELECT COUNT(*) FROM duplicates WHERE logical_date = CAST(:logical_date AS DATE))
+      WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE) AND source = 'log_data') AS got,
+    (SELECT COUNT(*) FROM fact_bloodtest WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE))
+  + (SELECT COUNT(*) FROM rejects WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE))
+  + (SELECT COUNT(*) FROM duplicates WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE))
   + (SELECT COUNT(*) FROM quarantine
-      WHERE logical_date = CAST(:logical_date AS DATE) AND source = 'log_data') AS expected;
+      WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE) AND source = 'log_data') AS expected;

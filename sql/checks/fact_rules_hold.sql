@@ -2,7 +2,7 @@
 -- compare: =
 SELECT COUNT(*) AS got, 0 AS expected
 FROM fact_bloodtest AS f
-WHERE f.logical_date = CAST(:logical_date AS DATE)
+WHERE f.logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE)
   AND NOT (
         f.ap_hi BETWEEN 60 AND 250
     AND f.ap_lo BETWEEN 30 AND 200

@@ -2,7 +2,7 @@
 -- compare: =
 SELECT
     (SELECT COALESCE(SUM(lines_read), 0) FROM stage_audit
-      WHERE logical_date = CAST(:logical_date AS DATE) AND source = 'patient_data') AS got,
-    (SELECT COUNT(*) FROM staging_patient WHERE logical_date = CAST(:logical_date AS DATE))
+      WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE) AND source = 'patient_data') AS got,
+    (SELECT COUNT(*) FROM staging_patient WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE))
   + (SELECT COUNT(*) FROM quarantine
-      WHERE logical_date = CAST(:logical_date AS DATE) AND source = 'patient_data') AS expected;
+      WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE) AND source = 'patient_data') AS expected;

@@ -5,7 +5,7 @@ FROM (
     SELECT f.test_id
     FROM fact_bloodtest AS f
     WHERE f.test_id IN (
-        SELECT test_id FROM fact_bloodtest WHERE logical_date = CAST(:logical_date AS DATE)
+        SELECT test_id FROM fact_bloodtest WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE)
     )
     GROUP BY f.test_id
     HAVING COUNT(*) > 1

@@ -9,4 +9,4 @@ SELECT DISTINCT
     CAST(EXTRACT(ISODOW FROM test_date) AS INTEGER) AS iso_day_of_week,
     EXTRACT(ISODOW FROM test_date) >= 6 AS is_weekend
 FROM stg_bloodtest
-WHERE CAST(:all_days AS BOOLEAN) OR logical_date = CAST(:logical_date AS DATE)
+WHERE CAST(:all_days AS BOOLEAN) OR logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE)

@@ -1,5 +1,7 @@
--- The latest record of each patient the scope (one day, or every staged day
--- when :all_days) brings; first_seen_on over every staged record.
+-- The latest record of each patient the scope (the days :logical_date through
+-- :through, or every staged day when :all_days) brings: on a tie of
+-- registered_at, the earliest day's (which a merge of one day after another
+-- keeps), then the last line; first_seen_on over every staged record.
 SELECT
     latest.patient_id,
     latest.first_name,
@@ -16,10 +18,10 @@ FROM (
         s.*,
         ROW_NUMBER() OVER (
             PARTITION BY s.patient_id
-            ORDER BY s.registered_at DESC, s.logical_date DESC, s.source_file DESC, s.line_no DESC
+            ORDER BY s.registered_at DESC, s.logical_date, s.source_file DESC, s.line_no DESC
         ) AS version_rank
     FROM stg_patient AS s
-    WHERE CAST(:all_days AS BOOLEAN) OR s.logical_date = CAST(:logical_date AS DATE)
+    WHERE CAST(:all_days AS BOOLEAN) OR s.logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE)
 ) AS latest
 JOIN (
     SELECT patient_id, MIN(logical_date) AS first_seen_on

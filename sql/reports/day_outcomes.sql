@@ -1,12 +1,12 @@
 -- Where every line of one day went: (outcome, reason, count).
 SELECT 'loaded' AS outcome, '' AS reason, COUNT(*) AS n
-  FROM fact_bloodtest WHERE logical_date = CAST(:logical_date AS DATE)
+  FROM fact_bloodtest WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE)
 UNION ALL
 SELECT 'rejected', reason, COUNT(*)
-  FROM rejects WHERE logical_date = CAST(:logical_date AS DATE) GROUP BY reason
+  FROM rejects WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE) GROUP BY reason
 UNION ALL
 SELECT 'duplicate', kind, COUNT(*)
-  FROM duplicates WHERE logical_date = CAST(:logical_date AS DATE) GROUP BY kind
+  FROM duplicates WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE) GROUP BY kind
 UNION ALL
 SELECT 'quarantined', source, COUNT(*)
-  FROM quarantine WHERE logical_date = CAST(:logical_date AS DATE) GROUP BY source;
+  FROM quarantine WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE) GROUP BY source;

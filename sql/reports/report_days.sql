@@ -1,16 +1,24 @@
 -- Run report: the latest execution of the daily state machine for each
--- logical day, with how many executions the day has had.
-SELECT logical_date, execution_id, status, started_at, finished_at,
+-- logical day, with how many executions the day has had. -- A daily execution covers logical_date through through (one day when NULL).
+WITH execution_days AS (
+    SELECT e.*,
+           CAST(unnest(generate_series(
+               CAST(e.logical_date AS TIMESTAMP),
+               CAST(COALESCE(e.through, e.logical_date) AS TIMESTAMP),
+               INTERVAL 1 DAY)) AS DATE) AS day
+    FROM executions AS e
+    WHERE e.state_machine = 'pipeline' AND e.logical_date IS NOT NULL
+)
+SELECT day AS logical_date, execution_id, status, started_at, finished_at,
        failed_state, error, parent_execution_id, redrive_count, executions
 FROM (
     SELECT e.*,
            ROW_NUMBER() OVER (
-               PARTITION BY logical_date
+               PARTITION BY day
                ORDER BY started_at DESC, LENGTH(execution_id) DESC, execution_id DESC
            ) AS latest,
-           COUNT(*) OVER (PARTITION BY logical_date) AS executions
-    FROM executions AS e
-    WHERE state_machine = 'pipeline' AND logical_date IS NOT NULL
+           COUNT(*) OVER (PARTITION BY day) AS executions
+    FROM execution_days AS e
 ) AS ranked
 WHERE latest = 1
 ORDER BY logical_date;

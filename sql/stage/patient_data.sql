@@ -1,3 +1,5 @@
--- Before copying a day of patient_data: remove what an earlier run staged.
-DELETE FROM staging_patient WHERE logical_date = CAST(:logical_date AS DATE);
-DELETE FROM quarantine WHERE logical_date = CAST(:logical_date AS DATE) AND source = 'patient_data';
+-- Before copying the days of patient_data: remove what an earlier run staged and
+-- recorded for them.
+DELETE FROM staging_patient WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE);
+DELETE FROM quarantine WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE) AND source = 'patient_data';
+DELETE FROM stage_audit WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE) AND source = 'patient_data';

@@ -48,6 +48,7 @@ ALLOW_LIST: dict[str, str] = {}
 # A typed literal for every parameter name the SQL uses.
 LITERALS = {
     "logical_date": "'2025-03-14'",
+    "through": "'2025-03-14'",
     "run_id": "'exec-2025-03-14'",
     "source": "'log_data'",
     "files": "'2'",

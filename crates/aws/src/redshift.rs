@@ -2242,6 +2242,7 @@ mod tests {
                 for stmt in sql::statements(text) {
                     let values = [
                         ("logical_date", Value::Text("2025-03-14".into())),
+                        ("through", Value::Text("2025-03-14".into())),
                         ("run_id", Value::Text("run-1".into())),
                         ("all_days", Value::Bool(mode == DimMode::TruncateInsert)),
                     ];
@@ -2271,6 +2272,7 @@ mod tests {
             model: Model::DimDate,
             mode: Some(DimMode::Merge),
             logical_date: "2025-03-14".parse().unwrap(),
+            through: None,
             run_id: "run-1".parse().unwrap(),
         };
         ovom_core::tasks::load(&p, &mut wh).unwrap();
@@ -2302,9 +2304,13 @@ mod tests {
                 (None, None)
             );
         }
-        // Only the names a statement uses: the CREATE uses :logical_date, the
-        // rest nothing (run_id is bound by the task but used by none).
-        assert_eq!(sent[1].params, params(&[("logical_date", "2025-03-14")]));
+        // Only the names a statement uses: the CREATE uses :logical_date and
+        // :through, the rest nothing (run_id is bound by the task but used by
+        // none).
+        assert_eq!(
+            sent[1].params,
+            params(&[("logical_date", "2025-03-14"), ("through", "2025-03-14")])
+        );
         assert!(sent[2..].iter().all(|e| e.params.is_empty()));
         // Each statement was waited for before the next was sent.
         let order: Vec<String> = calls(&fake)
@@ -2338,7 +2344,10 @@ mod tests {
         });
         let mut wh = warehouse(&rt, &fake);
         let text = sql::file(Dialect::Redshift, "stage/log_data").unwrap();
-        let p = [("logical_date", Value::Text("2025-03-14".into()))];
+        let p = [
+            ("logical_date", Value::Text("2025-03-14".into())),
+            ("through", Value::Text("2025-03-14".into())),
+        ];
         let err = in_transaction(&mut wh, |wh| wh.execute(text, &p)).unwrap_err();
         assert!(
             matches!(&err, TaskError::WarehouseError(m) if m.contains("does not exist")),
@@ -2348,15 +2357,19 @@ mod tests {
             sqls(&fake),
             vec![
                 "BEGIN",
-                "-- Before copying a day of log_data: remove what an earlier run staged.\n\
-                 DELETE FROM staging_bloodtest WHERE logical_date = CAST(:logical_date AS DATE)",
-                "DELETE FROM quarantine WHERE logical_date = CAST(:logical_date AS DATE) AND source = 'log_data'",
+                "-- Before copying the days of log_data: remove what an earlier run staged and\n\
+                 -- recorded for them.\n\
+                 DELETE FROM staging_bloodtest WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE)",
+                "DELETE FROM quarantine WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE) AND source = 'log_data'",
                 "ROLLBACK",
             ]
         );
         let sent = executed(&fake);
         assert_eq!(sent[3].session.as_deref(), Some(SESSION));
-        assert_eq!(sent[1].params, params(&[("logical_date", "2025-03-14")]));
+        assert_eq!(
+            sent[1].params,
+            params(&[("logical_date", "2025-03-14"), ("through", "2025-03-14")])
+        );
         assert!(!wh.in_transaction());
     }
 

@@ -285,6 +285,7 @@ fn stage_report() -> Value {
     serde_json::to_value(StageReport {
         source: "log_data",
         logical_date: "2025-03-14".into(),
+        through: None,
         files: 2,
         lines_read: 1000,
         staged: 990,
@@ -298,6 +299,7 @@ fn fact_report() -> Value {
         model: "fact_bloodtest",
         mode: None,
         logical_date: "2025-03-14".into(),
+        through: None,
         loaded: Some(950),
         rejected: BTreeMap::from([
             ("implausible_pressure".to_owned(), 20),
@@ -313,6 +315,7 @@ fn dimension_report() -> Value {
         model: "dim_doctor",
         mode: Some("merge"),
         logical_date: "2025-03-14".into(),
+        through: None,
         loaded: None,
         rejected: BTreeMap::new(),
         duplicates: None,
@@ -330,6 +333,7 @@ fn quality_report() -> Value {
     };
     serde_json::to_value(QualityReport {
         logical_date: "2025-03-14".into(),
+        through: None,
         checks: vec![check("test_id_unique"), check("day_reconciles")],
     })
     .unwrap()

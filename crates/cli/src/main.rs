@@ -11,7 +11,7 @@ use ovom::backfill::{backfill, BackfillOptions, Day};
 use ovom::pipeline::{Pipeline, RunOptions};
 use ovom::summary::Summary;
 use ovom_asl::SystemClock;
-use ovom_core::params::{DimMode, LogicalDate};
+use ovom_core::params::{Days, DimMode, LogicalDate};
 use ovom_duckdb::DuckWarehouse;
 
 #[derive(Parser)]
@@ -141,8 +141,12 @@ impl From<Mode> for DimMode {
     }
 }
 
+/// mimalloc serves every allocation of the process, DuckDB's C++ ones too
+/// (see the dependency's note in Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
-    keep_freed_memory();
     let cli = Cli::parse();
     init_tracing(&cli.log, cli.log_json);
     match execute(cli.command) {
@@ -214,27 +218,50 @@ fn execute(command: Command) -> Result<ExitCode> {
             ensure_data(&data, date.is_none())?;
             let started = Instant::now();
             let pipeline = Pipeline::open(&warehouse, &data)?;
-            let days = match date {
-                Some(d) => vec![d],
-                None => pipeline.days()?,
-            };
             let opts = RunOptions {
                 strict,
                 dim_mode: dim_mode.into(),
             };
-            let bar = day_bar(days.len());
             let mut summary = Summary::default();
-            for day in days {
-                bar.set_message(day.to_string());
-                let run = pipeline.run_day(day, opts, &SystemClock)?;
-                summary
-                    .add(&run, &mut *pipeline.warehouse())
-                    .context("summarising the run")?;
-                bar.inc(1);
-                if run.result.is_err() {
-                    break;
+            let bar = match date {
+                Some(day) => {
+                    let bar = day_bar(1);
+                    bar.set_message(day.to_string());
+                    let run = pipeline.run_day(day, opts, &SystemClock)?;
+                    summary.add(&run, &mut *pipeline.warehouse())?;
+                    bar
                 }
-            }
+                None => {
+                    let days = pipeline.days()?;
+                    let bar = day_bar(days.len());
+                    match (days.first(), days.last()) {
+                        (Some(&first), Some(&last)) if range_path(opts) => {
+                            // Every day in one execution: one pass over the
+                            // files and one statement per model, on every core.
+                            bar.set_message(format!("{first} … {last}"));
+                            pipeline.warehouse().use_all_cores()?;
+                            let run = pipeline.run_range(
+                                Days::new(first, Some(last))?,
+                                opts,
+                                &SystemClock,
+                            )?;
+                            summary.add(&run, &mut *pipeline.warehouse())?;
+                        }
+                        _ => {
+                            for day in days {
+                                bar.set_message(day.to_string());
+                                let run = pipeline.run_day(day, opts, &SystemClock)?;
+                                summary.add(&run, &mut *pipeline.warehouse())?;
+                                bar.inc(1);
+                                if run.result.is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    bar
+                }
+            };
             bar.finish_and_clear();
             print!("{}", summary.render(started.elapsed()));
             Ok(exit_code(summary.failure.is_none()))
@@ -274,7 +301,7 @@ fn execute(command: Command) -> Result<ExitCode> {
                         let secs = started.elapsed().as_secs_f64().max(1e-3);
                         bar.set_message(format!(
                             "{} · {} rows · {:.0} rows/s",
-                            run.logical_date,
+                            run.days,
                             summary.loaded,
                             summary.loaded as f64 / secs
                         ));
@@ -393,6 +420,15 @@ fn day_bar(days: usize) -> ProgressBar {
     bar
 }
 
+/// Whether `ovom run` loads every day in one range execution. A range gives
+/// the result of its days run one after another, except where a day-by-day
+/// run would stop part-way: append keeps each key's first day's version, and
+/// strict stops at the first day with a malformed line, keeping the days
+/// before it. Those run day by day.
+fn range_path(opts: RunOptions) -> bool {
+    !opts.strict && opts.dim_mode != DimMode::Append
+}
+
 fn exit_code(ok: bool) -> ExitCode {
     if ok {
         ExitCode::SUCCESS
@@ -400,25 +436,3 @@ fn exit_code(ok: bool) -> ExitCode {
         ExitCode::FAILURE
     }
 }
-
-/// DuckDB allocates and frees blocks of a few hundred kB for every statement;
-/// with glibc's defaults each is a fresh `mmap`, faulted in page by page and
-/// unmapped again. Serving them from the heap, and not trimming it after every
-/// statement, saves a tenth of the CPU of a day's run.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn keep_freed_memory() {
-    const M_TRIM_THRESHOLD: i32 = -1;
-    const M_MMAP_THRESHOLD: i32 = -3;
-    extern "C" {
-        fn mallopt(param: i32, value: i32) -> i32;
-    }
-    // SAFETY: mallopt only changes the allocator's thresholds; it is called
-    // before any other thread exists.
-    unsafe {
-        mallopt(M_MMAP_THRESHOLD, 32 << 20);
-        mallopt(M_TRIM_THRESHOLD, 256 << 20);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn keep_freed_memory() {}

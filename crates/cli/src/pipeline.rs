@@ -13,7 +13,7 @@ use ovom_asl::{
 };
 use ovom_core::handler::{self, TaskKind};
 use ovom_core::local_dir::LocalDir;
-use ovom_core::params::{DimMode, LogicalDate, RunId, Source};
+use ovom_core::params::{Days, DimMode, LogicalDate, RunId, Source};
 use ovom_core::ports::{in_transaction, ObjectStore, Param, Value, Warehouse};
 use ovom_core::sql::{self, Dialect};
 use ovom_core::tasks;
@@ -54,7 +54,8 @@ pub struct RunOptions {
 #[derive(Debug, Clone)]
 pub struct DayRun {
     pub execution_id: String,
-    pub logical_date: LogicalDate,
+    /// The logical day, or the range of days, the execution loaded.
+    pub days: Days,
     pub result: Result<serde_json::Value, ExecutionFailure>,
     /// The top-level state whose error failed the execution (a Task or a
     /// Parallel, not the Fail state the error was routed to).
@@ -111,7 +112,7 @@ impl Pipeline {
         let mut days = BTreeSet::new();
         for source in Source::ALL {
             for object in self.store.list(&format!("{}/", source.folder()))? {
-                if let Some(day) = day_of_key(&object.key) {
+                if let Some(day) = Source::day_of_key(&object.key) {
                     days.insert(day);
                 }
             }
@@ -136,6 +137,13 @@ impl Pipeline {
         self.start_day(day, opts, None, clock, handler)
     }
 
+    /// Run the daily state machine once over a range of days: every task
+    /// covers the range in one pass (one scan of its files, one statement per
+    /// model), with the result of running its days one after another.
+    pub fn run_range(&self, days: Days, opts: RunOptions, clock: &dyn Clock) -> Result<DayRun> {
+        self.start(days, opts, None, clock, self)
+    }
+
     /// Start a new execution of the daily state machine for `day`; `parent`
     /// names the backfill that started it.
     pub fn start_day(
@@ -146,18 +154,41 @@ impl Pipeline {
         clock: &dyn Clock,
         handler: &dyn TaskHandler,
     ) -> Result<DayRun> {
-        let execution_id = self.next_execution_id(STATE_MACHINE, Some(day), |n| {
-            format!("{STATE_MACHINE}-{}-{n}", day.date().format("%Y%m%d"))
+        self.start(Days::one(day), opts, parent, clock, handler)
+    }
+
+    fn start(
+        &self,
+        days: Days,
+        opts: RunOptions,
+        parent: Option<&str>,
+        clock: &dyn Clock,
+        handler: &dyn TaskHandler,
+    ) -> Result<DayRun> {
+        let stamp = |d: LogicalDate| d.date().format("%Y%m%d").to_string();
+        let execution_id = self.next_execution_id(STATE_MACHINE, Some(days.first), |n| {
+            if days.count() == 1 {
+                format!("{STATE_MACHINE}-{}-{n}", stamp(days.first))
+            } else {
+                format!(
+                    "{STATE_MACHINE}-{}-{}-{n}",
+                    stamp(days.first),
+                    stamp(days.last)
+                )
+            }
         })?;
-        let input = serde_json::json!({
-            "logical_date": day.to_string(),
+        let mut input = serde_json::json!({
+            "logical_date": days.first.to_string(),
             "dim_mode": opts.dim_mode.as_str(),
             "strict": opts.strict,
         });
+        if days.count() > 1 {
+            input["through"] = days.last.to_string().into();
+        }
         self.execution_started(
             &execution_id,
             STATE_MACHINE,
-            Some(day),
+            Some(days),
             &input,
             parent,
             clock,
@@ -165,7 +196,7 @@ impl Pipeline {
         self.execute(
             Resume {
                 execution_id,
-                day,
+                days,
                 state: None,
                 input,
                 redrive_count: 0,
@@ -210,10 +241,18 @@ impl Pipeline {
             ),
             other => bail!("execution {execution_id} is {other}: only a failed or aborted execution can be redriven"),
         }
-        let day: LogicalDate = row[2]
+        let first: LogicalDate = row[2]
             .to_string()
             .parse()
             .with_context(|| format!("execution {execution_id} has no logical date"))?;
+        let through =
+            match &row[7] {
+                Value::Null => None,
+                v => Some(v.to_string().parse().with_context(|| {
+                    format!("execution {execution_id} has an unreadable last day")
+                })?),
+            };
+        let days = Days::new(first, through)?;
         let input: serde_json::Value = serde_json::from_str(&row[3].to_string())
             .with_context(|| format!("execution {execution_id} has an unreadable input"))?;
         let failed_state = match &row[5] {
@@ -259,7 +298,7 @@ impl Pipeline {
         self.execute(
             Resume {
                 execution_id: execution_id.to_owned(),
-                day,
+                days,
                 state,
                 input,
                 redrive_count,
@@ -332,7 +371,7 @@ impl Pipeline {
         })?;
         Ok(DayRun {
             execution_id: run.execution_id,
-            logical_date: run.day,
+            days: run.days,
             result,
             failed_state,
             states: records,
@@ -344,7 +383,7 @@ impl Pipeline {
         &self,
         execution_id: &str,
         machine: &str,
-        day: Option<LogicalDate>,
+        days: Option<Days>,
         input: &serde_json::Value,
         parent: Option<&str>,
         clock: &dyn Clock,
@@ -356,7 +395,12 @@ impl Pipeline {
                 ("state_machine", text(machine)),
                 (
                     "logical_date",
-                    day.map_or(Value::Null, |d| text(&d.to_string())),
+                    days.map_or(Value::Null, |d| text(&d.first.to_string())),
+                ),
+                (
+                    "through",
+                    days.filter(|d| d.count() > 1)
+                        .map_or(Value::Null, |d| text(&d.last.to_string())),
                 ),
                 ("input", text(&input.to_string())),
                 ("started_at", Value::Timestamp(clock.now().naive_utc())),
@@ -430,7 +474,7 @@ impl Pipeline {
 /// Where an execution starts or resumes.
 struct Resume {
     execution_id: String,
-    day: LogicalDate,
+    days: Days,
     /// `None`: the definition's StartAt.
     state: Option<String>,
     input: serde_json::Value,
@@ -481,14 +525,6 @@ pub fn open_error(warehouse: &Path, e: TaskError) -> anyhow::Error {
 
 fn text(s: &str) -> Value {
     Value::Text(s.to_owned())
-}
-
-/// `log_data/2025/03/14/part-00000.json` → 2025-03-14.
-pub fn day_of_key(key: &str) -> Option<LogicalDate> {
-    let mut parts = key.split('/').skip(1);
-    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
-    parts.next()?;
-    format!("{y}-{m}-{d}").parse().ok()
 }
 
 impl TaskHandler for Pipeline {

@@ -31,7 +31,8 @@ impl Summary {
     /// Add one execution: its states' times, its checks, and where the day's
     /// lines went as the warehouse now records them.
     pub fn add(&mut self, run: &DayRun, wh: &mut dyn Warehouse) -> Result<()> {
-        self.days += 1;
+        let days = run.days.count() as usize;
+        self.days += days;
         for r in &run.states {
             match self.steps.iter_mut().find(|(name, _, _)| *name == r.name) {
                 Some(step) => {
@@ -43,7 +44,7 @@ impl Summary {
         }
         match &run.result {
             Ok(output) => {
-                self.succeeded += 1;
+                self.succeeded += days;
                 for check in output["quality"]["checks"].as_array().into_iter().flatten() {
                     self.checks_run += 1;
                     self.checks_passed += u64::from(check["passed"].as_bool() == Some(true));
@@ -53,7 +54,7 @@ impl Summary {
                 self.failure = Some(format!(
                     "execution {} for {} failed in state {}: {}: {}",
                     run.execution_id,
-                    run.logical_date,
+                    run.days,
                     run.failed_state.as_deref().unwrap_or(&f.state),
                     f.error,
                     f.cause
@@ -79,7 +80,10 @@ impl Summary {
             }
             return Ok(());
         }
-        let params = [("logical_date", Value::Text(run.logical_date.to_string()))];
+        let params = [
+            ("logical_date", Value::Text(run.days.first.to_string())),
+            ("through", Value::Text(run.days.last.to_string())),
+        ];
         for row in wh.query(sql::file(Dialect::DuckDb, "reports/day_outcomes")?, &params)? {
             let n = row[2].as_i64().unwrap_or(0) as u64;
             let reason = row[1].to_string();

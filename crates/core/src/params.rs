@@ -178,6 +178,64 @@ impl std::fmt::Display for LogicalDate {
     }
 }
 
+/// The logical days a task covers: `first` through `last`, both included.
+/// A range is loaded in one pass, with the result of loading its days one
+/// after another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Days {
+    pub first: LogicalDate,
+    pub last: LogicalDate,
+}
+
+impl Days {
+    pub fn new(first: LogicalDate, through: Option<LogicalDate>) -> Result<Self, TaskError> {
+        let last = through.unwrap_or(first);
+        if last < first {
+            return Err(TaskError::invalid(
+                "through",
+                format!("{last} is before logical_date {first}"),
+            ));
+        }
+        Ok(Self { first, last })
+    }
+    fn spanning(first: LogicalDate, through: Option<LogicalDate>) -> Self {
+        Self {
+            first,
+            last: through.map_or(first, |t| t.max(first)),
+        }
+    }
+    pub fn one(day: LogicalDate) -> Self {
+        Self {
+            first: day,
+            last: day,
+        }
+    }
+    pub fn count(self) -> i64 {
+        (self.last.date() - self.first.date()).num_days() + 1
+    }
+    pub fn contains(self, day: LogicalDate) -> bool {
+        (self.first..=self.last).contains(&day)
+    }
+    /// Each day, in order.
+    pub fn iter(self) -> impl Iterator<Item = LogicalDate> {
+        self.first
+            .date()
+            .iter_days()
+            .take(self.count() as usize)
+            .map(LogicalDate)
+    }
+}
+
+impl std::fmt::Display for Days {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.first == self.last {
+            write!(f, "{}", self.first)
+        } else {
+            write!(f, "{} … {}", self.first, self.last)
+        }
+    }
+}
+
 /// The id of the execution a task runs in (a Step Functions execution name):
 /// 1 to 80 of `A-Z a-z 0-9 - _ . :`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -244,6 +302,17 @@ impl Source {
             Source::PatientData => "staging_patient",
             Source::LogData => "staging_bloodtest",
         }
+    }
+    /// The day of a key under any source:
+    /// `log_data/2025/03/14/part-00000.json` → 2025-03-14.
+    pub fn day_of_key(key: &str) -> Option<LogicalDate> {
+        let mut parts = key.split('/').skip(1);
+        let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+        parts.next()?;
+        if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+            return None;
+        }
+        format!("{y}-{m}-{d}").parse().ok()
     }
     /// The prefix holding one day's files: `log_data/2025/03/14/`.
     pub fn day_prefix(self, day: LogicalDate) -> String {
@@ -353,6 +422,10 @@ fn default_max_errors() -> u32 {
 pub struct StageParams {
     pub source: Source,
     pub logical_date: LogicalDate,
+    /// The last logical day of a range the task covers, `logical_date`
+    /// through `through` (one day when absent or equal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub through: Option<LogicalDate>,
     pub run_id: RunId,
     /// Fail the day, staging nothing, on the first malformed line.
     #[serde(default)]
@@ -364,9 +437,14 @@ pub struct StageParams {
 }
 
 impl StageParams {
+    /// The days the task covers (validated: `through` is not before `logical_date`).
+    pub fn days(&self) -> Days {
+        Days::spanning(self.logical_date, self.through)
+    }
     pub const DEFAULT_MAX_ERRORS: u32 = 100_000;
 
     pub fn validate(self) -> Result<Self, TaskError> {
+        Days::new(self.logical_date, self.through)?;
         if self.max_errors > Self::DEFAULT_MAX_ERRORS {
             return Err(TaskError::invalid(
                 "max_errors",
@@ -395,15 +473,30 @@ pub struct LoadParams {
     #[serde(default)]
     pub mode: Option<DimMode>,
     pub logical_date: LogicalDate,
+    /// The last logical day of a range the task covers, `logical_date`
+    /// through `through` (one day when absent or equal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub through: Option<LogicalDate>,
     pub run_id: RunId,
 }
 
 impl LoadParams {
+    /// The days the task covers (validated: `through` is not before `logical_date`).
+    pub fn days(&self) -> Days {
+        Days::spanning(self.logical_date, self.through)
+    }
     pub fn validate(self) -> Result<Self, TaskError> {
+        let days = Days::new(self.logical_date, self.through)?;
         if self.model == Model::FactBloodtest && self.mode.is_some() {
             return Err(TaskError::invalid(
                 "mode",
                 "fact_bloodtest has no mode: it replaces its logical day",
+            ));
+        }
+        if self.mode == Some(DimMode::Append) && days.count() > 1 {
+            return Err(TaskError::invalid(
+                "through",
+                "append keeps the first version of each key, so it loads one day at a time: give no range",
             ));
         }
         Ok(self)
@@ -415,6 +508,10 @@ impl LoadParams {
 #[serde(deny_unknown_fields)]
 pub struct QualityParams {
     pub logical_date: LogicalDate,
+    /// The last logical day of a range the task covers, `logical_date`
+    /// through `through` (one day when absent or equal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub through: Option<LogicalDate>,
     pub run_id: RunId,
     /// The checks to run; all of them when absent.
     #[serde(default)]
@@ -422,7 +519,12 @@ pub struct QualityParams {
 }
 
 impl QualityParams {
+    /// The days the task covers (validated: `through` is not before `logical_date`).
+    pub fn days(&self) -> Days {
+        Days::spanning(self.logical_date, self.through)
+    }
     pub fn validate(self) -> Result<Self, TaskError> {
+        Days::new(self.logical_date, self.through)?;
         match &self.checks {
             Some(c) if c.is_empty() => Err(TaskError::invalid("checks", "is empty")),
             Some(c) if c.len() > Check::ALL.len() * 2 => Err(TaskError::invalid(

@@ -66,8 +66,9 @@ pub struct ObjectMeta {
     pub size: u64,
 }
 
-/// The data root: a local folder, or an S3 prefix.
-pub trait ObjectStore {
+/// The data root: a local folder, or an S3 prefix. Shared by reference
+/// with the threads an adapter reads files on.
+pub trait ObjectStore: Sync {
     /// Every object whose key starts with `prefix`, sorted by key.
     fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, TaskError>;
     /// An object's bytes.
@@ -115,6 +116,16 @@ pub trait Warehouse {
         request: &CopyRequest,
         store: &dyn ObjectStore,
     ) -> Result<u64, TaskError>;
+    /// Copy several days, in order, as [`Warehouse::copy_day`] copies each
+    /// (each with its own error budget), and return each day's line count.
+    /// An adapter may read and parse ahead while it writes.
+    fn copy_days(
+        &mut self,
+        requests: &[CopyRequest],
+        store: &dyn ObjectStore,
+    ) -> Result<Vec<u64>, TaskError> {
+        requests.iter().map(|r| self.copy_day(r, store)).collect()
+    }
 }
 
 /// Run `f` in one transaction: commit when it succeeds, roll back otherwise.

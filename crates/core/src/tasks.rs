@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::params::{Check, DimMode, LoadParams, Model, QualityParams, Source, StageParams};
-use crate::ports::{in_transaction, CopyRequest, ObjectStore, Param, Value, Warehouse};
+use crate::params::{
+    Check, Days, DimMode, LoadParams, LogicalDate, Model, QualityParams, Source, StageParams,
+};
+use crate::ports::{in_transaction, CopyRequest, ObjectMeta, ObjectStore, Param, Value, Warehouse};
 use crate::sql;
 use crate::TaskError;
 
@@ -26,45 +28,58 @@ pub fn ensure_schema(wh: &mut dyn Warehouse) -> Result<(), TaskError> {
 pub struct StageReport {
     pub source: &'static str,
     pub logical_date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub through: Option<String>,
     pub files: u64,
     pub lines_read: u64,
     pub staged: u64,
     pub quarantined: u64,
 }
 
-/// Copy one logical day's files of one source into its staging table,
-/// replacing what an earlier run staged for that day. A day with no files
-/// stages zero rows.
+/// Copy one source's files of the task's days into its staging table,
+/// replacing what an earlier run staged for those days. A day with no files
+/// stages zero rows. A range is one transaction: each day is copied with
+/// its own error budget and audited with its own line count.
 pub fn stage(
     p: &StageParams,
     wh: &mut dyn Warehouse,
     store: &dyn ObjectStore,
 ) -> Result<StageReport, TaskError> {
     let dialect = wh.dialect();
-    let files = store.list(&p.source.day_prefix(p.logical_date))?;
-    let request = CopyRequest {
-        source: p.source,
-        logical_date: p.logical_date,
-        run_id: p.run_id.clone(),
-        files,
-        max_errors: p.error_budget(),
-    };
+    let days = p.days();
+    let by_day = files_by_day(p.source, days, store)?;
     let clear = sql::file(dialect, &format!("stage/{}", p.source.folder()))?;
     let audit = sql::file(dialect, "stage/audit")?;
-    let mut params = day_params(&p.logical_date.to_string(), p.run_id.as_str());
+    let mut params = day_params(days, p.run_id.as_str());
     params.push(("source", Value::Text(p.source.folder().into())));
-    params.push(("files", Value::Int(request.files.len() as i64)));
+    let files: usize = by_day.values().map(Vec::len).sum();
+    let requests: Vec<CopyRequest> = by_day
+        .iter()
+        .map(|(day, files)| CopyRequest {
+            source: p.source,
+            logical_date: *day,
+            run_id: p.run_id.clone(),
+            files: files.clone(),
+            max_errors: p.error_budget(),
+        })
+        .collect();
     in_transaction(wh, |wh| {
         wh.execute(clear, &params)?;
-        if request.files.is_empty() {
-            params.push(("lines_read", Value::Int(0)));
-        } else {
-            let lines = wh
-                .copy_day(&request, store)
-                .map_err(|e| without_patient_values(p.source, e))?;
-            params.push(("lines_read", Value::Int(lines as i64)));
+        let lines = wh
+            .copy_days(&requests, store)
+            .map_err(|e| without_patient_values(p.source, e))?;
+        let lines: BTreeMap<LogicalDate, u64> =
+            requests.iter().map(|r| r.logical_date).zip(lines).collect();
+        for day in days.iter() {
+            let mut day_params = day_params(Days::one(day), p.run_id.as_str());
+            day_params.push(("source", Value::Text(p.source.folder().into())));
+            let files = by_day.get(&day).map_or(0, Vec::len);
+            day_params.push(("files", Value::Int(files as i64)));
+            let read = lines.get(&day).copied().unwrap_or(0);
+            day_params.push(("lines_read", Value::Int(read as i64)));
+            wh.execute(audit, &day_params)?;
         }
-        wh.execute(audit, &params)
+        Ok(())
     })?;
     let rows = wh.query(sql::file(dialect, "reports/stage_counts")?, &params)?;
     let get = |i: usize| {
@@ -75,8 +90,9 @@ pub fn stage(
     };
     let report = StageReport {
         source: p.source.folder(),
-        logical_date: p.logical_date.to_string(),
-        files: request.files.len() as u64,
+        logical_date: days.first.to_string(),
+        through: through(days),
+        files: files as u64,
         lines_read: get(0),
         staged: get(1),
         quarantined: get(2),
@@ -84,7 +100,7 @@ pub fn stage(
     tracing::info!(
         task = "stage",
         source = report.source,
-        logical_date = %p.logical_date,
+        days = %days,
         files = report.files,
         lines_read = report.lines_read,
         staged = report.staged,
@@ -92,6 +108,33 @@ pub fn stage(
         "staged"
     );
     Ok(report)
+}
+
+/// The source's files of each day in `days`: one listing of the day's folder
+/// for one day, one listing of the source for a range.
+fn files_by_day(
+    source: Source,
+    days: Days,
+    store: &dyn ObjectStore,
+) -> Result<BTreeMap<LogicalDate, Vec<ObjectMeta>>, TaskError> {
+    let listed = if days.count() == 1 {
+        store.list(&source.day_prefix(days.first))?
+    } else {
+        store.list(&format!("{}/", source.folder()))?
+    };
+    let mut by_day: BTreeMap<LogicalDate, Vec<ObjectMeta>> = BTreeMap::new();
+    for object in listed {
+        match Source::day_of_key(&object.key) {
+            Some(day) if days.contains(day) => by_day.entry(day).or_default().push(object),
+            _ => {}
+        }
+    }
+    Ok(by_day)
+}
+
+/// `through` for a report: the last day of a range, nothing for one day.
+fn through(days: Days) -> Option<String> {
+    (days.count() > 1).then(|| days.last.to_string())
 }
 
 /// A malformed patient line's error names its file, line and field but not
@@ -136,6 +179,8 @@ pub struct LoadReport {
     pub mode: Option<&'static str>,
     pub logical_date: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub through: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub loaded: Option<u64>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub rejected: BTreeMap<String, u64>,
@@ -143,7 +188,7 @@ pub struct LoadReport {
     pub duplicates: Option<u64>,
 }
 
-/// Build one model for one logical day.
+/// Build one model for the task's days.
 pub fn load(p: &LoadParams, wh: &mut dyn Warehouse) -> Result<LoadReport, TaskError> {
     let dialect = wh.dialect();
     let mode = p.model.is_dimension().then(|| p.mode.unwrap_or_default());
@@ -151,7 +196,8 @@ pub fn load(p: &LoadParams, wh: &mut dyn Warehouse) -> Result<LoadReport, TaskEr
         Some(mode) => sql::dimension(dialect, p.model, mode)?,
         None => sql::file(dialect, "facts/fact_bloodtest")?,
     };
-    let mut params = day_params(&p.logical_date.to_string(), p.run_id.as_str());
+    let days = p.days();
+    let mut params = day_params(days, p.run_id.as_str());
     params.push((
         "all_days",
         Value::Bool(mode == Some(DimMode::TruncateInsert)),
@@ -161,7 +207,8 @@ pub fn load(p: &LoadParams, wh: &mut dyn Warehouse) -> Result<LoadReport, TaskEr
     let mut report = LoadReport {
         model: p.model.table(),
         mode: mode.map(DimMode::as_str),
-        logical_date: p.logical_date.to_string(),
+        logical_date: days.first.to_string(),
+        through: through(days),
         loaded: None,
         rejected: BTreeMap::new(),
         duplicates: None,
@@ -190,7 +237,7 @@ pub fn load(p: &LoadParams, wh: &mut dyn Warehouse) -> Result<LoadReport, TaskEr
         task = "load",
         model = report.model,
         mode = report.mode.unwrap_or("day-replace"),
-        logical_date = %p.logical_date,
+        days = %days,
         loaded = report.loaded,
         rejected = report.rejected.values().sum::<u64>(),
         duplicates = report.duplicates,
@@ -212,26 +259,30 @@ pub struct CheckResult {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QualityReport {
     pub logical_date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub through: Option<String>,
     pub checks: Vec<CheckResult>,
 }
 
-/// Run the named checks for one logical day. Every check runs; the task
+/// Run the named checks over the task's days. Every check runs; the task
 /// fails with the first one that does not hold.
 pub fn quality(p: &QualityParams, wh: &mut dyn Warehouse) -> Result<QualityReport, TaskError> {
     let dialect = wh.dialect();
-    let params = day_params(&p.logical_date.to_string(), p.run_id.as_str());
+    let days = p.days();
+    let params = day_params(days, p.run_id.as_str());
     let mut results = vec![];
     for check in p.checks() {
         results.push(run_check(dialect, check, wh, &params)?);
     }
     let report = QualityReport {
-        logical_date: p.logical_date.to_string(),
+        logical_date: days.first.to_string(),
+        through: through(days),
         checks: results,
     };
     if let Some(failed) = report.checks.iter().find(|c| !c.passed) {
         tracing::warn!(
             task = "quality",
-            logical_date = %p.logical_date,
+            days = %days,
             check = failed.check,
             got = failed.got,
             expected = failed.expected,
@@ -239,13 +290,13 @@ pub fn quality(p: &QualityParams, wh: &mut dyn Warehouse) -> Result<QualityRepor
         );
         return Err(TaskError::QualityCheckFailed {
             check: failed.check.into(),
-            logical_date: report.logical_date,
+            logical_date: days.to_string(),
             got: failed.got,
             comparison: failed.comparison,
             expected: failed.expected,
         });
     }
-    tracing::info!(task = "quality", logical_date = %p.logical_date, checks = report.checks.len(), "checks passed");
+    tracing::info!(task = "quality", days = %days, checks = report.checks.len(), "checks passed");
     Ok(report)
 }
 
@@ -280,9 +331,12 @@ fn run_check(
     })
 }
 
-fn day_params(logical_date: &str, run_id: &str) -> Vec<Param> {
+/// The parameters every day-scoped SQL file binds: the first and last day
+/// (`:logical_date`, `:through`) and the execution (`:run_id`).
+fn day_params(days: Days, run_id: &str) -> Vec<Param> {
     vec![
-        ("logical_date", Value::Text(logical_date.into())),
+        ("logical_date", Value::Text(days.first.to_string())),
+        ("through", Value::Text(days.last.to_string())),
         ("run_id", Value::Text(run_id.into())),
     ]
 }

@@ -1,16 +1,17 @@
 //! The embedded warehouse: [`ovom_core::ports::Warehouse`] on DuckDB.
 //!
 //! Statements are the SQL files of `ovom_core::sql`, prepared once per
-//! connection and bound by position; `copy_day` parses the day's JSON Lines
-//! with the contract's parser and appends rows through DuckDB's appender.
+//! connection and bound by position; `copy_day` (in `copy.rs`) parses the
+//! day's JSON Lines with the contract's parser and appends Arrow batches
+//! through DuckDB's appender.
+
+mod copy;
 
 use std::path::Path;
 
 use chrono::NaiveDate;
 use duckdb::types::{TimeUnit, Value as DuckValue};
-use duckdb::{params, Connection};
-use ovom_core::contract;
-use ovom_core::params::Source;
+use duckdb::Connection;
 use ovom_core::ports::{CopyRequest, ObjectStore, Param, Row, Sql, Value, Warehouse};
 use ovom_core::sql::{self, Dialect};
 use ovom_core::TaskError;
@@ -51,6 +52,16 @@ impl DuckWarehouse {
         // the CPU of a day's run on two cores).
         conn.execute_batch("SET threads = 1").map_err(map_error)?;
         Ok(Self { conn })
+    }
+
+    /// Let DuckDB use every core (its default), for statements over many
+    /// days: a range run's scans and joins are large enough to gain from it.
+    /// Its buffers are held to 2 GB, beyond which it spills to the
+    /// warehouse's `.tmp` folder: a range of any size runs in a few GB.
+    pub fn use_all_cores(&mut self) -> Result<(), TaskError> {
+        self.conn
+            .execute_batch("RESET threads; SET memory_limit = '2GB'")
+            .map_err(map_error)
     }
 
     /// The connection, for read-only use by the CLI (`ovom query`).
@@ -204,131 +215,14 @@ impl Warehouse for DuckWarehouse {
         request: &CopyRequest,
         store: &dyn ObjectStore,
     ) -> Result<u64, TaskError> {
-        copy_day(&self.conn, request, store)
+        copy::copy_day(&self.conn, request, store)
     }
-}
 
-struct Malformed {
-    file: String,
-    line: u64,
-    error: String,
-    raw: String,
-}
-
-fn copy_day(
-    conn: &Connection,
-    request: &CopyRequest,
-    store: &dyn ObjectStore,
-) -> Result<u64, TaskError> {
-    let day: NaiveDate = request.logical_date.date();
-    let run_id = request.run_id.as_str();
-    let mut lines_read = 0u64;
-    let mut malformed: Vec<Malformed> = vec![];
-    {
-        let mut app = conn
-            .appender(request.source.staging_table())
-            .map_err(map_error)?;
-        for file in &request.files {
-            let bytes = store.get(&file.key)?;
-            for (line_no, line) in contract::lines(&bytes) {
-                lines_read += 1;
-                let appended = match request.source {
-                    Source::PatientData => contract::parse_patient(line).map(|r| {
-                        app.append_row(params![
-                            day,
-                            file.key,
-                            line_no as i64,
-                            r.patient_id,
-                            r.first_name.as_ref(),
-                            r.last_name.as_ref(),
-                            r.sex.as_ref(),
-                            r.age,
-                            r.height,
-                            r.weight,
-                            r.address.as_ref(),
-                            r.registered_at,
-                            run_id,
-                        ])
-                    }),
-                    Source::LogData => contract::parse_test(line).map(|r| {
-                        app.append_row(params![
-                            day,
-                            file.key,
-                            line_no as i64,
-                            r.test_id.as_ref(),
-                            r.patient_id,
-                            r.doc_id,
-                            r.doc_name.as_ref(),
-                            r.clinic.as_ref(),
-                            r.lab_id,
-                            r.lab_name.as_ref(),
-                            r.city.as_ref(),
-                            r.ts,
-                            r.ap_hi,
-                            r.ap_lo,
-                            r.cholesterol,
-                            r.gluc,
-                            r.smoke,
-                            r.alco,
-                            r.active,
-                            r.cardio,
-                            run_id,
-                        ])
-                    }),
-                };
-                match appended {
-                    Ok(result) => result.map_err(map_error)?,
-                    Err(e) => {
-                        malformed.push(Malformed {
-                            file: file.key.clone(),
-                            line: line_no,
-                            error: e.to_string(),
-                            raw: contract::raw_text(line),
-                        });
-                        if malformed.len() as u64 > u64::from(request.max_errors) {
-                            let first = malformed.swap_remove(0);
-                            return Err(TaskError::MalformedInput {
-                                file: first.file,
-                                line: first.line,
-                                reason: if request.max_errors == 0 {
-                                    first.error
-                                } else {
-                                    format!(
-                                        "{} (more than {} malformed lines)",
-                                        first.error, request.max_errors
-                                    )
-                                },
-                            });
-                        }
-                    }
-                }
-            }
-        }
-        app.flush().map_err(map_error)?;
+    fn copy_days(
+        &mut self,
+        requests: &[CopyRequest],
+        store: &dyn ObjectStore,
+    ) -> Result<Vec<u64>, TaskError> {
+        copy::copy_days(&self.conn, requests, store)
     }
-    if !malformed.is_empty() {
-        let mut app = conn.appender("quarantine").map_err(map_error)?;
-        for m in &malformed {
-            app.append_row(params![
-                day,
-                request.source.folder(),
-                m.file,
-                m.line as i64,
-                m.error,
-                m.raw,
-                run_id
-            ])
-            .map_err(map_error)?;
-        }
-        app.flush().map_err(map_error)?;
-    }
-    tracing::debug!(
-        source = request.source.folder(),
-        logical_date = %request.logical_date,
-        files = request.files.len(),
-        lines_read,
-        quarantined = malformed.len(),
-        "copied day"
-    );
-    Ok(lines_read)
 }

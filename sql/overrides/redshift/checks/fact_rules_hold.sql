@@ -8,7 +8,7 @@ LEFT JOIN (
     FROM dim_patient
     GROUP BY patient_id
 ) AS p ON p.patient_id = f.patient_id
-WHERE f.logical_date = CAST(:logical_date AS DATE)
+WHERE f.logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE)
   AND NOT (
         f.ap_hi BETWEEN 60 AND 250
     AND f.ap_lo BETWEEN 30 AND 200

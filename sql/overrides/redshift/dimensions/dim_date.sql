@@ -10,4 +10,4 @@ SELECT DISTINCT
     MOD(CAST(DATE_PART(dow, test_date) AS INTEGER) + 6, 7) + 1 AS iso_day_of_week,
     CASE WHEN CAST(DATE_PART(dow, test_date) AS INTEGER) IN (0, 6) THEN TRUE ELSE FALSE END AS is_weekend
 FROM stg_bloodtest
-WHERE CAST(:all_days AS BOOLEAN) OR logical_date = CAST(:logical_date AS DATE)
+WHERE CAST(:all_days AS BOOLEAN) OR logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE)

@@ -1,9 +1,12 @@
 -- Redshift: distributed by execution, as state_runs is, so an execution joins its states on one slice; sorted by start.
 -- Every execution of a state machine: its input, how it ended, and where.
+-- A daily execution loads logical_date, or the range logical_date through
+-- through (NULL for one day).
 CREATE TABLE IF NOT EXISTS executions (
     execution_id VARCHAR(80) NOT NULL,
     state_machine VARCHAR(64) NOT NULL,
     logical_date DATE,
+    through DATE,
     input VARCHAR(65535) NOT NULL,
     status VARCHAR(16) NOT NULL,
     started_at TIMESTAMP NOT NULL,
