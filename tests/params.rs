@@ -100,6 +100,21 @@ fn bad_events_are_refused_with_what_is_wrong() {
             "unknown variant",
         ),
         (Quality, ok_stage.clone(), "unknown field `source`"),
+        (
+            Stage,
+            json!({"source": "log_data", "logical_date": "2025-01-01", "through": "2025-01-01' OR 1=1", "run_id": "r-1"}),
+            "invalid parameter `through`: \"2025-01-01' OR 1=1\" is not a date",
+        ),
+        (
+            Load,
+            json!({"model": "fact_bloodtest", "logical_date": "2025-03-01", "through": "2025-02-28", "run_id": "r-1"}),
+            "invalid parameter `through`: 2025-02-28 is before logical_date 2025-03-01",
+        ),
+        (
+            Quality,
+            json!({"logical_date": "2025-03-01", "through": "99999-01-01", "run_id": "r-1"}),
+            "invalid parameter `through`",
+        ),
         (Load, json!([1, 2]), "invalid type"),
     ];
     for (kind, event, says) in cases {

@@ -37,9 +37,13 @@ pub fn parse<T: for<'de> Deserialize<'de>>(event: &serde_json::Value) -> Result<
         let reason = e.to_string();
         match at_fault.get() {
             Some(field) => {
-                // A field's own check already names it.
-                let prefix = format!("invalid parameter `{field}`: ");
-                let reason = reason.strip_prefix(&prefix).unwrap_or(&reason);
+                // A type's own check names a field (a date's names
+                // `logical_date`, whichever field holds it): the field at
+                // fault is named once, here.
+                let reason = reason
+                    .strip_prefix("invalid parameter `")
+                    .and_then(|r| r.split_once("`: "))
+                    .map_or(reason.as_str(), |(_, r)| r);
                 TaskError::invalid(shorten(field, 64), shorten(reason, 300))
             }
             None => TaskError::invalid("event", shorten(&reason, 300)),
