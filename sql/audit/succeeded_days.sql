@@ -1,14 +1,5 @@
 -- The days in a range whose latest daily execution succeeded: a backfill
--- skips them unless forced. -- A daily execution covers logical_date through through (one day when NULL).
-WITH execution_days AS (
-    SELECT e.*,
-           CAST(unnest(generate_series(
-               CAST(e.logical_date AS TIMESTAMP),
-               CAST(COALESCE(e.through, e.logical_date) AS TIMESTAMP),
-               INTERVAL 1 DAY)) AS DATE) AS day
-    FROM executions AS e
-    WHERE e.state_machine = 'pipeline' AND e.logical_date IS NOT NULL
-)
+-- skips them unless forced (a range execution covers each of its days).
 SELECT CAST(day AS VARCHAR)
 FROM (
     SELECT

@@ -1,15 +1,6 @@
 -- Run report: the top-level states (a path without '/') that the latest
 -- execution of each logical day ran, every redrive included, in the order
--- they ran. -- A daily execution covers logical_date through through (one day when NULL).
-WITH execution_days AS (
-    SELECT e.*,
-           CAST(unnest(generate_series(
-               CAST(e.logical_date AS TIMESTAMP),
-               CAST(COALESCE(e.through, e.logical_date) AS TIMESTAMP),
-               INTERVAL 1 DAY)) AS DATE) AS day
-    FROM executions AS e
-    WHERE e.state_machine = 'pipeline' AND e.logical_date IS NOT NULL
-)
+-- they ran (a range execution covers each of its days).
 SELECT d.day AS logical_date, s.state_name, s.status, s.attempts, s.duration_ms,
        s.error, s.cause, s.redrive_count, s.seq
 FROM (

@@ -1,14 +1,6 @@
 -- Run report: the latest execution of the daily state machine for each
--- logical day, with how many executions the day has had. -- A daily execution covers logical_date through through (one day when NULL).
-WITH execution_days AS (
-    SELECT e.*,
-           CAST(unnest(generate_series(
-               CAST(e.logical_date AS TIMESTAMP),
-               CAST(COALESCE(e.through, e.logical_date) AS TIMESTAMP),
-               INTERVAL 1 DAY)) AS DATE) AS day
-    FROM executions AS e
-    WHERE e.state_machine = 'pipeline' AND e.logical_date IS NOT NULL
-)
+-- logical day, with how many executions the day has had (a range execution
+-- covers each of its days).
 SELECT day AS logical_date, execution_id, status, started_at, finished_at,
        failed_state, error, parent_execution_id, redrive_count, executions
 FROM (

@@ -88,6 +88,7 @@ impl Pipeline {
             sql::file(Dialect::DuckDb, "audit/abort_unfinished")?,
             &[("now", Value::Timestamp(chrono::Utc::now().naive_utc()))],
         )?;
+        wh.execute(sql::file(Dialect::DuckDb, "audit/execution_days")?, &[])?;
         Ok(Self {
             wh: RefCell::new(wh),
             store: LocalDir::new(data),

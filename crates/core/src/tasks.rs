@@ -47,35 +47,37 @@ pub fn stage(
 ) -> Result<StageReport, TaskError> {
     let dialect = wh.dialect();
     let days = p.days();
-    let by_day = files_by_day(p.source, days, store)?;
+    let requests: Vec<CopyRequest> = files_by_day(p.source, days, store)?
+        .into_iter()
+        .map(|(day, files)| CopyRequest {
+            source: p.source,
+            logical_date: day,
+            run_id: p.run_id.clone(),
+            files,
+            max_errors: p.error_budget(),
+        })
+        .collect();
+    let files: usize = requests.iter().map(|r| r.files.len()).sum();
     let clear = sql::file(dialect, &format!("stage/{}", p.source.folder()))?;
     let audit = sql::file(dialect, "stage/audit")?;
     let mut params = day_params(days, p.run_id.as_str());
     params.push(("source", Value::Text(p.source.folder().into())));
-    let files: usize = by_day.values().map(Vec::len).sum();
-    let requests: Vec<CopyRequest> = by_day
-        .iter()
-        .map(|(day, files)| CopyRequest {
-            source: p.source,
-            logical_date: *day,
-            run_id: p.run_id.clone(),
-            files: files.clone(),
-            max_errors: p.error_budget(),
-        })
-        .collect();
     in_transaction(wh, |wh| {
         wh.execute(clear, &params)?;
         let lines = wh
             .copy_days(&requests, store)
             .map_err(|e| without_patient_values(p.source, e))?;
-        let lines: BTreeMap<LogicalDate, u64> =
-            requests.iter().map(|r| r.logical_date).zip(lines).collect();
+        // Each day of the range is audited, a day with no file with zeros.
+        let copied: BTreeMap<LogicalDate, (usize, u64)> = requests
+            .iter()
+            .zip(lines)
+            .map(|(r, n)| (r.logical_date, (r.files.len(), n)))
+            .collect();
         for day in days.iter() {
+            let (files, read) = copied.get(&day).copied().unwrap_or((0, 0));
             let mut day_params = day_params(Days::one(day), p.run_id.as_str());
             day_params.push(("source", Value::Text(p.source.folder().into())));
-            let files = by_day.get(&day).map_or(0, Vec::len);
             day_params.push(("files", Value::Int(files as i64)));
-            let read = lines.get(&day).copied().unwrap_or(0);
             day_params.push(("lines_read", Value::Int(read as i64)));
             wh.execute(audit, &day_params)?;
         }
