@@ -223,45 +223,36 @@ fn execute(command: Command) -> Result<ExitCode> {
                 dim_mode: dim_mode.into(),
             };
             let mut summary = Summary::default();
-            let bar = match date {
-                Some(day) => {
-                    let bar = day_bar(1);
-                    bar.set_message(day.to_string());
-                    let run = pipeline.run_day(day, opts, &SystemClock)?;
-                    summary.add(&run, &mut *pipeline.warehouse())?;
-                    bar
+            let days = match date {
+                Some(d) => vec![d],
+                None => pipeline.days()?,
+            };
+            let bar = day_bar(days.len());
+            match (date, days.first(), days.last()) {
+                (None, Some(&first), Some(&last)) if range_path(opts) => {
+                    // Every day in one execution: one pass over the files
+                    // and one statement per model.
+                    bar.set_message(format!("{first} … {last}"));
+                    let days = Days::new(first, Some(last))?;
+                    let run = pipeline.run_range(days, opts, &SystemClock)?;
+                    summary
+                        .add(&run, &mut *pipeline.warehouse())
+                        .context("summarising the run")?;
                 }
-                None => {
-                    let days = pipeline.days()?;
-                    let bar = day_bar(days.len());
-                    match (days.first(), days.last()) {
-                        (Some(&first), Some(&last)) if range_path(opts) => {
-                            // Every day in one execution: one pass over the
-                            // files and one statement per model, on every core.
-                            bar.set_message(format!("{first} … {last}"));
-                            pipeline.warehouse().use_all_cores()?;
-                            let run = pipeline.run_range(
-                                Days::new(first, Some(last))?,
-                                opts,
-                                &SystemClock,
-                            )?;
-                            summary.add(&run, &mut *pipeline.warehouse())?;
-                        }
-                        _ => {
-                            for day in days {
-                                bar.set_message(day.to_string());
-                                let run = pipeline.run_day(day, opts, &SystemClock)?;
-                                summary.add(&run, &mut *pipeline.warehouse())?;
-                                bar.inc(1);
-                                if run.result.is_err() {
-                                    break;
-                                }
-                            }
+                _ => {
+                    for day in days {
+                        bar.set_message(day.to_string());
+                        let run = pipeline.run_day(day, opts, &SystemClock)?;
+                        summary
+                            .add(&run, &mut *pipeline.warehouse())
+                            .context("summarising the run")?;
+                        bar.inc(1);
+                        if run.result.is_err() {
+                            break;
                         }
                     }
-                    bar
                 }
-            };
+            }
             bar.finish_and_clear();
             print!("{}", summary.render(started.elapsed()));
             Ok(exit_code(summary.failure.is_none()))

@@ -18,7 +18,7 @@ use ovom_core::ports::{in_transaction, ObjectStore, Param, Value, Warehouse};
 use ovom_core::sql::{self, Dialect};
 use ovom_core::tasks;
 use ovom_core::TaskError;
-use ovom_duckdb::DuckWarehouse;
+use ovom_duckdb::{DuckWarehouse, Scope};
 
 /// The state machine file, compiled in: the very definition that production
 /// deploys.
@@ -321,6 +321,13 @@ impl Pipeline {
 
     /// Run (or resume) one execution and record its states and its end.
     fn execute(&self, run: Resume, clock: &dyn Clock, handler: &dyn TaskHandler) -> Result<DayRun> {
+        // A range (started or redriven) runs on every core within 2 GB.
+        let scope = if run.days.count() > 1 {
+            Scope::Range
+        } else {
+            Scope::Day
+        };
+        self.wh.borrow_mut().size_for(scope)?;
         let recorder = Recorder {
             records: RefCell::new(vec![]),
         };

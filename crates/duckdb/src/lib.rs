@@ -18,6 +18,13 @@ use ovom_core::TaskError;
 
 pub use duckdb;
 
+/// What the next statements cover: one day, or a range of days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Day,
+    Range,
+}
+
 /// A DuckDB database file (or an in-memory database) as the warehouse.
 pub struct DuckWarehouse {
     conn: Connection,
@@ -47,21 +54,24 @@ impl DuckWarehouse {
 
     fn with(conn: Connection) -> Result<Self, TaskError> {
         conn.set_prepared_statement_cache_capacity(256);
-        // A task's statements touch one day, a few hundred rows: handing
-        // them to DuckDB's thread pool costs more than it gains (a third of
-        // the CPU of a day's run on two cores).
-        conn.execute_batch("SET threads = 1").map_err(map_error)?;
-        Ok(Self { conn })
+        let mut wh = Self { conn };
+        wh.size_for(Scope::Day)?;
+        Ok(wh)
     }
 
-    /// Let DuckDB use every core (its default), for statements over many
-    /// days: a range run's scans and joins are large enough to gain from it.
-    /// Its buffers are held to 2 GB, beyond which it spills to the
-    /// warehouse's `.tmp` folder: a range of any size runs in a few GB.
-    pub fn use_all_cores(&mut self) -> Result<(), TaskError> {
-        self.conn
-            .execute_batch("RESET threads; SET memory_limit = '2GB'")
-            .map_err(map_error)
+    /// Size DuckDB for the statements to come. A day's statements touch a
+    /// few hundred rows: handing them to DuckDB's thread pool costs more than
+    /// it gains (a third of the CPU of a day's run on two cores), so a day
+    /// runs on one thread. A range's scans and joins gain from every core
+    /// (DuckDB's default), with its buffers held to 2 GB, beyond which it
+    /// spills to the warehouse's `.tmp` folder: a range of any size runs in
+    /// a few GB.
+    pub fn size_for(&mut self, scope: Scope) -> Result<(), TaskError> {
+        let settings = match scope {
+            Scope::Day => "SET threads = 1; RESET memory_limit",
+            Scope::Range => "RESET threads; SET memory_limit = '2GB'",
+        };
+        self.conn.execute_batch(settings).map_err(map_error)
     }
 
     /// The connection, for read-only use by the CLI (`ovom query`).
