@@ -52,39 +52,6 @@ fn assert_same(a: &Pipeline, b: &Pipeline, what: &str) {
     }
 }
 
-/// A generated year with every kind of dirt the generator makes (duplicates
-/// on the same and later days, unknown patients, rule breaks, malformed
-/// lines, patient updates).
-fn dirty_year() -> Data {
-    let data = Data::new();
-    let o = ovom_generate::Options {
-        patients: 600,
-        tests: 6000,
-        dirty_rate: 0.08,
-        malformed_rate: 0.01,
-        ..Default::default()
-    };
-    ovom::generate::into_dir(data.path(), &o).unwrap();
-    // Late re-deliveries: a day's blood tests sent again five days later,
-    // whose lines are then `other_day` duplicates.
-    for d in ["2025-02-10", "2025-06-01", "2025-12-20"] {
-        let from = data.path().join(format!("log_data/{}", folder(d)));
-        let later = day(d).date() + chrono::Days::new(5);
-        let to = data
-            .path()
-            .join(format!("log_data/{}", later.format("%Y/%m/%d")));
-        std::fs::create_dir_all(&to).unwrap();
-        let first = std::fs::read_dir(&from)
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .min()
-            .unwrap();
-        std::fs::copy(first, to.join("part-late.json")).unwrap();
-    }
-    data
-}
-
 #[test]
 fn a_range_over_a_dirty_year_equals_its_days_run_one_after_another_in_each_mode() {
     let data = dirty_year();

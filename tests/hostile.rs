@@ -635,11 +635,6 @@ fn hostile_state_machine_input_ends_in_the_fail_state_unretried_and_changes_noth
             json!({"logical_date": null, "dim_mode": "merge", "strict": false}),
             "invalid type",
         ),
-        (
-            "pipeline-5",
-            json!({"scheduled_time": "2025-03-14'; DROP TABLE fact_bloodtest; --T23:50:00Z"}),
-            "is not a date",
-        ),
         // The execution's name is every task's run id.
         (
             "x'; DROP TABLE executions; --",
@@ -675,6 +670,26 @@ fn hostile_state_machine_input_ends_in_the_fail_state_unretried_and_changes_noth
         assert!(clock.sleeps().is_empty(), "{shown}: retried");
         assert_eq!(fingerprints(&p), before, "{shown}");
     }
+    // A scheduled time that is no timestamp: the date arithmetic (JSONata,
+    // which no Catch can take) fails the execution before any task runs.
+    let clock = clock();
+    let failure = Executor::new(p.machine(), &p, &clock, &NoopObserver)
+        .with_execution_name("pipeline-5")
+        .run(json!({"scheduled_time": "2025-03-14'; DROP TABLE fact_bloodtest; --T23:50:00Z"}))
+        .unwrap_err();
+    assert_eq!(
+        (failure.error.as_str(), failure.state.as_str()),
+        ("States.QueryEvaluationError", "LogicalDateFromSchedule"),
+        "{}",
+        failure.cause
+    );
+    assert!(
+        failure.cause.contains("is not an ISO 8601 timestamp"),
+        "{}",
+        failure.cause
+    );
+    assert!(clock.sleeps().is_empty(), "retried");
+    assert_eq!(fingerprints(&p), before);
 }
 
 // ------------------------------------------------------------- data roots

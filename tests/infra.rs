@@ -244,9 +244,16 @@ fn assert_least_privilege(role: &str) {
                 documented.get(sid).and_then(Value::as_str).is_some_and(|why| why.len() > 20),
                 "{role}: statement {sid} has a `*` resource its Metadata.WildcardResources does not explain"
             );
+            // A statement in a Data API session names no resource of a type
+            // the Service Authorization Reference defines: it is limited by
+            // the session-owner condition instead.
+            let own_sessions = s["Condition"]["StringEquals"]
+                ["redshift-data:session-owner-iam-userid"]
+                == "${aws:userid}";
             for a in strings(&s["Action"]) {
                 assert!(
-                    RESOURCELESS.contains(&a.as_str()),
+                    RESOURCELESS.contains(&a.as_str())
+                        || (own_sessions && a.starts_with("redshift-data:")),
                     "{role}: {a} on `*` where a resource can be named"
                 );
             }
@@ -265,7 +272,24 @@ fn role_of(function: &str) -> String {
 
 /// The IAM actions of the SDK operations an adapter's source calls.
 fn sdk_actions(source: &str, service: &str, operations: &[(&str, &str)]) -> BTreeSet<String> {
-    let text = std::fs::read_to_string(repo().join(source)).unwrap();
+    // A file, or a module folder: all its files.
+    let path = repo().join(source);
+    let text = if path.is_dir() {
+        let mut files: Vec<_> = std::fs::read_dir(&path)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|f| std::fs::read_to_string(f).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n")
+    } else {
+        std::fs::read_to_string(&path).unwrap()
+    };
     operations
         .iter()
         .filter(|(call, _)| text.contains(&format!(".{call}()")))
@@ -333,7 +357,7 @@ fn each_function_may_do_only_what_its_adapters_call() {
         ],
     );
     let data_api = sdk_actions(
-        "crates/aws/src/redshift.rs",
+        "crates/aws/src/redshift",
         "redshift-data",
         &[
             ("execute_statement", "ExecuteStatement"),
@@ -350,7 +374,8 @@ fn each_function_may_do_only_what_its_adapters_call() {
         "the S3 adapter's calls: {s3:?}"
     );
     assert!(
-        data_api.contains("redshift-data:ExecuteStatement"),
+        data_api.contains("redshift-data:ExecuteStatement")
+            && data_api.contains("redshift-data:BatchExecuteStatement"),
         "the Data API adapter's calls: {data_api:?}"
     );
 
@@ -441,18 +466,16 @@ fn each_function_may_do_only_what_its_adapters_call() {
     assert_eq!(actions.keys().cloned().collect::<BTreeSet<_>>(), expected);
     let workgroup = json!({"Fn::If": ["CreateWarehouse", get_att("Workgroup", "Workgroup.WorkgroupArn"), {"Fn::Sub": "arn:${AWS::Partition}:redshift-serverless:${AWS::Region}:${AWS::AccountId}:workgroup/${ExistingWorkgroupId}"}]});
     for (a, statements) in &actions {
-        if a == "redshift-data:ExecuteStatement" {
+        if a == "redshift-data:ExecuteStatement" || a == "redshift-data:BatchExecuteStatement" {
             // A statement on the workgroup opens a session; the statements
-            // after it in the same transaction name only the session, the
-            // role's own.
+            // after it in the same transaction name only the session: no
+            // resource type exists for it (Service Authorization Reference,
+            // redshift-data), so `*` with the session-owner condition.
             let [on_workgroup, in_session] = statements.as_slice() else {
                 panic!("{a}: {statements:?}");
             };
             assert_eq!(on_workgroup["Resource"], workgroup, "{a}");
-            assert_eq!(
-                in_session["Resource"],
-                json!({"Fn::Sub": "arn:${AWS::Partition}:redshift-data:${AWS::Region}:${AWS::AccountId}:session:*"})
-            );
+            assert_eq!(in_session["Resource"], "*", "{a} in a session");
             assert_eq!(
                 in_session["Condition"]["StringEquals"]["redshift-data:session-owner-iam-userid"],
                 "${aws:userid}"
@@ -606,12 +629,35 @@ impl TaskHandler for Recording<'_> {
 }
 
 #[test]
-fn a_scheduled_start_loads_the_day_of_its_scheduled_time() {
-    // The schedule: daily, late in the UTC day, its scheduled time as input.
+fn a_scheduled_start_loads_the_day_before_its_scheduled_time() {
+    // The schedule: daily, the landing delay after midnight UTC, its
+    // scheduled time as input.
     let daily = &resource("Pipeline")["Properties"]["Events"]["Daily"];
     assert_eq!(daily["Type"], "ScheduleV2");
     let schedule = &daily["Properties"];
-    assert_eq!(schedule["ScheduleExpression"], "cron(50 23 * * ? *)");
+    assert_eq!(
+        schedule["ScheduleExpression"],
+        json!({"Fn::FindInMap": ["LandingDelay", {"Ref": "ExportLandingDelay"}, "Cron"]})
+    );
+    let delays = &template()["Parameters"]["ExportLandingDelay"];
+    assert_eq!(delays["Default"], "2h");
+    for delay in delays["AllowedValues"].as_array().unwrap() {
+        let cron = template()["Mappings"]["LandingDelay"][delay.as_str().unwrap()]["Cron"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no schedule for the landing delay {delay}"));
+        let (minute, hour) = cron
+            .strip_prefix("cron(")
+            .and_then(|c| c.strip_suffix(" * * ? *)"))
+            .and_then(|c| c.split_once(' '))
+            .unwrap_or_else(|| panic!("{cron}"));
+        let after: u32 = hour.parse::<u32>().unwrap() * 60 + minute.parse::<u32>().unwrap();
+        let text = delay.as_str().unwrap();
+        let wanted = match text.strip_suffix('h') {
+            Some(h) => h.parse::<u32>().unwrap() * 60,
+            None => text.strip_suffix('m').unwrap().parse().unwrap(),
+        };
+        assert_eq!(after, wanted, "{delay}: {cron}");
+    }
     assert_eq!(schedule["ScheduleExpressionTimezone"], "UTC");
     assert_eq!(
         schedule["State"],
@@ -626,7 +672,9 @@ fn a_scheduled_start_loads_the_day_of_its_scheduled_time() {
         input,
         json!({"scheduled_time": "<aws.scheduler.scheduled-time>"})
     );
-    let input = json!({"scheduled_time": "2025-03-14T23:50:00Z"});
+    // Just after midnight of the 15th, leap-year boundaries aside (those are
+    // the JSONata tests'): the 14th is loaded.
+    let input = json!({"scheduled_time": "2025-03-15T02:00:00Z"});
 
     let data = Data::new();
     data.file(
@@ -644,7 +692,7 @@ fn a_scheduled_start_loads_the_day_of_its_scheduled_time() {
     };
     let machine = load_definition(DEFINITION).unwrap();
     let out = Executor::new(&machine, &tasks, &clock(), &NoopObserver)
-        .with_execution_name("scheduled-20250314")
+        .with_execution_name("scheduled-20250315")
         .run(input)
         .unwrap_or_else(|f| panic!("{} in {}: {}", f.error, f.state, f.cause));
     assert!(out.get("quality").is_some(), "{out}");
@@ -653,7 +701,7 @@ fn a_scheduled_start_loads_the_day_of_its_scheduled_time() {
     assert_eq!(calls.len(), 8, "every task ran once");
     for (resource, input) in &calls {
         assert_eq!(input["logical_date"], "2025-03-14", "{resource}: {input}");
-        assert_eq!(input["run_id"], "scheduled-20250314");
+        assert_eq!(input["run_id"], "scheduled-20250315");
     }
     assert_eq!(calls[0].1["strict"], false, "a scheduled day is not strict");
     assert_eq!(
@@ -1456,6 +1504,46 @@ fn data_is_encrypted_at_rest_and_the_template_holds_no_secret() {
         assert!(
             !name.contains("PASSWORD") && !name.contains("SECRET"),
             "{name}"
+        );
+    }
+}
+
+/// The characters of a regular expression's character class (`A-Z`, single
+/// characters, a `-` at the end).
+fn class_chars(class: &str) -> Vec<char> {
+    let c: Vec<char> = class.chars().collect();
+    let mut out = vec![];
+    let mut i = 0;
+    while i < c.len() {
+        if i + 2 < c.len() && c[i + 1] == '-' {
+            out.extend(c[i]..=c[i + 2]);
+            i += 3;
+        } else {
+            out.push(c[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn every_data_prefix_the_template_allows_can_be_written_into_a_copy() {
+    let pattern = template()["Parameters"]["DataPrefix"]["AllowedPattern"]
+        .as_str()
+        .unwrap();
+    let class = pattern
+        .strip_prefix("^[")
+        .and_then(|p| p.split_once("]+"))
+        .map(|(c, _)| c)
+        .unwrap();
+    assert_eq!(pattern, format!("^[{class}]+(/[{class}]+)*$"));
+    let chars = class_chars(class);
+    assert!(chars.len() > 62, "{chars:?}");
+    for c in chars {
+        let key = format!("ehr{c}x/log_data/2025/01/01/part-00000.json");
+        assert!(
+            ovom_aws::redshift::is_copy_key(&key),
+            "DataPrefix allows {c:?}, which the COPY statement refuses"
         );
     }
 }

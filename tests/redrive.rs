@@ -191,3 +191,53 @@ fn ovom_status_shows_a_failed_day_and_ovom_redrive_completes_it_once_the_file_is
         String::from_utf8_lossy(&again.stderr).contains("succeeded: there is nothing to redrive")
     );
 }
+
+/// Records the task each invocation is for, then runs it.
+struct Counting<'a> {
+    inner: &'a ovom::pipeline::Pipeline,
+    seen: std::cell::RefCell<Vec<String>>,
+}
+
+impl ovom_asl::TaskHandler for Counting<'_> {
+    fn invoke(
+        &self,
+        resource: &str,
+        input: &serde_json::Value,
+        ctx: &serde_json::Value,
+    ) -> Result<serde_json::Value, ovom_asl::TaskFailure> {
+        self.seen
+            .borrow_mut()
+            .push(task_key(input).unwrap_or("?").to_owned());
+        ovom_asl::TaskHandler::invoke(self.inner, resource, input, ctx)
+    }
+}
+
+#[test]
+fn a_redrive_of_the_dimensions_reruns_only_the_branches_that_did_not_succeed() {
+    let data = two_days();
+    let p = pipeline(data.path());
+    let fault = Fault::always(&p, "dim_lab", "WarehouseError");
+    let failed = p
+        .run_day_with(day("2025-03-13"), Default::default(), &clock(), &fault)
+        .unwrap();
+    assert_eq!(failed.failed_state.as_deref(), Some("LoadDimensions"));
+    let counting = Counting {
+        inner: &p,
+        seen: Default::default(),
+    };
+    let redriven = p
+        .redrive(&failed.execution_id, &clock(), &counting)
+        .unwrap();
+    assert!(redriven.result.is_ok(), "{:?}", redriven.result);
+    // As RedriveExecution: the doctor branch succeeded and is kept; the lab
+    // branch failed and the date branch never ran.
+    assert_eq!(
+        counting.seen.into_inner(),
+        ["dim_lab", "dim_date", "fact_bloodtest", "quality"]
+    );
+    let clean = pipeline(data.path());
+    run_ok(&clean, "2025-03-13");
+    for ((t, a), (_, b)) in fingerprints(&p).iter().zip(fingerprints(&clean)) {
+        assert_eq!(*a, b, "{t}");
+    }
+}

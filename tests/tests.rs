@@ -7,6 +7,7 @@ mod support;
 #[path = "../crates/aws/tests/moto/mod.rs"]
 mod moto;
 
+mod aws_path;
 mod backfill;
 mod bad_input;
 mod cli;

@@ -5,8 +5,9 @@ For each model under sql/ the text Redshift runs is the file under
 sql/overrides/redshift/ of the same name when there is one, else the shared
 file; the dimension loads are the mode macros expanded around each
 dimension's source query, as crates/core/src/sql.rs::dimension does. The
-adapter's own statements (crates/aws/src/redshift.rs: the COPY, its temporary
-table, the staging and quarantine inserts, the load-error query) are checked
+adapter's own statements (crates/aws/src/redshift/: the COPY, its temporary
+table, the staging and quarantine inserts, the load-error query, the pending
+tables a transaction's batch moves rows from) are checked
 too, as the adapter renders them for a sample day; a test of that crate
 keeps ADAPTER_STATEMENTS below equal to what it renders.
 
@@ -77,6 +78,8 @@ LITERALS = {
     "to_date": "'2025-12-31'",
     "limit": "'20'",
     # The adapter's own statements.
+    "copy_pid": "'1073'",
+    "copy_file": "'s3://ovom-data/export/manifests/log_data/2025-03-14/run-1/00000.json'",
     "source_file": "'log_data/2025/03/14/part-00000.json'",
     "copy_query_id": "'4242'",
 }
@@ -97,13 +100,13 @@ MODES = ["truncate_insert", "append", "merge"]
 
 # The adapter's statements for a sample day (log_data, 2025-03-14, run-1,
 # bucket ovom-data, prefix export, role ovom-copy, MAXERROR 100). Kept equal
-# to what crates/aws/src/redshift.rs renders by a test there.
+# to what crates/aws/src/redshift/ renders by a test there.
 ADAPTER_STATEMENTS = {
     "copy: log_data temporary table": """
-CREATE TEMP TABLE ovom_copy_log_data (test_id VARCHAR(64) NOT NULL, patient_id BIGINT NOT NULL, doc_id BIGINT NOT NULL, doc_name VARCHAR(256) NOT NULL, clinic VARCHAR(256) NOT NULL, lab_id BIGINT NOT NULL, lab_name VARCHAR(256) NOT NULL, city VARCHAR(256) NOT NULL, ts TIMESTAMPTZ NOT NULL, ap_hi INTEGER NOT NULL, ap_lo INTEGER NOT NULL, cholesterol INTEGER NOT NULL, gluc INTEGER NOT NULL, smoke INTEGER NOT NULL, alco INTEGER NOT NULL, active INTEGER NOT NULL, cardio INTEGER NOT NULL)
+CREATE TEMP TABLE ovom_copy_log_data (test_id VARCHAR(64) NOT NULL, patient_id BIGINT NOT NULL, doc_id BIGINT NOT NULL, doc_name VARCHAR(256) NOT NULL, clinic VARCHAR(256) NOT NULL, lab_id BIGINT NOT NULL, lab_name VARCHAR(256) NOT NULL, city VARCHAR(256) NOT NULL, ts TIMESTAMPTZ NOT NULL, ap_hi INTEGER NOT NULL, ap_lo INTEGER NOT NULL, cholesterol INTEGER NOT NULL, gluc INTEGER NOT NULL, smoke INTEGER NOT NULL, alco INTEGER NOT NULL, active INTEGER NOT NULL, cardio INTEGER NOT NULL, line_no BIGINT NOT NULL)
 """,
     "copy: log_data COPY": """
-COPY ovom_copy_log_data (test_id, patient_id, doc_id, doc_name, clinic, lab_id, lab_name, city, ts, ap_hi, ap_lo, cholesterol, gluc, smoke, alco, active, cardio)
+COPY ovom_copy_log_data (test_id, patient_id, doc_id, doc_name, clinic, lab_id, lab_name, city, ts, ap_hi, ap_lo, cholesterol, gluc, smoke, alco, active, cardio, line_no)
 FROM 's3://ovom-data/export/manifests/log_data/2025-03-14/run-1/00000.manifest'
 IAM_ROLE 'arn:aws:iam::123456789012:role/ovom-copy'
 FORMAT AS JSON 's3://ovom-data/export/manifests/log_data/2025-03-14/run-1/jsonpaths.json'
@@ -114,8 +117,8 @@ COMPUPDATE OFF
 STATUPDATE OFF
 """,
     "copy: log_data staging insert": """
-INSERT INTO staging_bloodtest (logical_date, source_file, line_no, test_id, patient_id, doc_id, doc_name, clinic, lab_id, lab_name, city, ts, ap_hi, ap_lo, cholesterol, gluc, smoke, alco, active, cardio, run_id)
-SELECT CAST(:logical_date AS DATE), :source_file, 0, test_id, patient_id, doc_id, doc_name, clinic, lab_id, lab_name, city, ts AT TIME ZONE 'UTC', ap_hi, ap_lo, cholesterol, gluc, smoke, alco, active, cardio, :run_id
+INSERT INTO ovom_pending_staging_bloodtest (logical_date, source_file, line_no, test_id, patient_id, doc_id, doc_name, clinic, lab_id, lab_name, city, ts, ap_hi, ap_lo, cholesterol, gluc, smoke, alco, active, cardio, run_id)
+SELECT CAST(:logical_date AS DATE), :source_file, line_no, test_id, patient_id, doc_id, doc_name, clinic, lab_id, lab_name, city, ts AT TIME ZONE 'UTC', ap_hi, ap_lo, cholesterol, gluc, smoke, alco, active, cardio, :run_id
 FROM ovom_copy_log_data
 """,
     "copy: log_data rows loaded": """
@@ -128,10 +131,10 @@ DELETE FROM ovom_copy_log_data
 DROP TABLE ovom_copy_log_data
 """,
     "copy: patient_data temporary table": """
-CREATE TEMP TABLE ovom_copy_patient_data (patient_id BIGINT NOT NULL, first_name VARCHAR(256) NOT NULL, last_name VARCHAR(256) NOT NULL, sex VARCHAR(1) NOT NULL, age INTEGER NOT NULL, height INTEGER NOT NULL, weight DOUBLE PRECISION NOT NULL, address VARCHAR(1024) NOT NULL, registered_at TIMESTAMPTZ NOT NULL)
+CREATE TEMP TABLE ovom_copy_patient_data (patient_id BIGINT NOT NULL, first_name VARCHAR(256) NOT NULL, last_name VARCHAR(256) NOT NULL, sex VARCHAR(1) NOT NULL, age INTEGER NOT NULL, height INTEGER NOT NULL, weight DOUBLE PRECISION NOT NULL, address VARCHAR(1024) NOT NULL, registered_at TIMESTAMPTZ NOT NULL, line_no BIGINT NOT NULL)
 """,
     "copy: patient_data COPY": """
-COPY ovom_copy_patient_data (patient_id, first_name, last_name, sex, age, height, weight, address, registered_at)
+COPY ovom_copy_patient_data (patient_id, first_name, last_name, sex, age, height, weight, address, registered_at, line_no)
 FROM 's3://ovom-data/export/manifests/patient_data/2025-03-14/run-1/00000.manifest'
 IAM_ROLE 'arn:aws:iam::123456789012:role/ovom-copy'
 FORMAT AS JSON 's3://ovom-data/export/manifests/patient_data/2025-03-14/run-1/jsonpaths.json'
@@ -142,24 +145,45 @@ COMPUPDATE OFF
 STATUPDATE OFF
 """,
     "copy: patient_data staging insert": """
-INSERT INTO staging_patient (logical_date, source_file, line_no, patient_id, first_name, last_name, sex, age, height, weight, address, registered_at, run_id)
-SELECT CAST(:logical_date AS DATE), :source_file, 0, patient_id, first_name, last_name, sex, age, height, weight, address, registered_at AT TIME ZONE 'UTC', :run_id
+INSERT INTO ovom_pending_staging_patient (logical_date, source_file, line_no, patient_id, first_name, last_name, sex, age, height, weight, address, registered_at, run_id)
+SELECT CAST(:logical_date AS DATE), :source_file, line_no, patient_id, first_name, last_name, sex, age, height, weight, address, registered_at AT TIME ZONE 'UTC', :run_id
 FROM ovom_copy_patient_data
 """,
     "copy: load errors": """
 SELECT line_number, TRIM(column_name) AS column_name, TRIM(error_message) AS error_message
 FROM sys_load_error_detail
-WHERE query_id = CAST(:copy_query_id AS BIGINT)
+WHERE session_id = CAST(:copy_pid AS INTEGER) AND TRIM(file_name) = LEFT(:copy_file, 256)
 ORDER BY line_number
 """,
     "copy: quarantine insert": """
-INSERT INTO quarantine (logical_date, source, source_file, line_no, error, "raw", run_id)
+INSERT INTO ovom_pending_quarantine (logical_date, source, source_file, line_no, error, "raw", run_id)
 VALUES (CAST(:logical_date AS DATE), :source, :source_file, CAST(:line_0 AS BIGINT), :error_0, :raw_0, :run_id),
 (CAST(:logical_date AS DATE), :source, :source_file, CAST(:line_1 AS BIGINT), :error_1, :raw_1, :run_id)
 """,
-    "transaction: begin": "BEGIN",
-    "transaction: commit": "COMMIT",
-    "transaction: rollback": "ROLLBACK",
+    "transaction: staging_bloodtest pending rows": """
+CREATE TEMP TABLE ovom_pending_staging_bloodtest (LIKE staging_bloodtest)
+""",
+    "transaction: staging_bloodtest rows moved": """
+INSERT INTO staging_bloodtest SELECT * FROM ovom_pending_staging_bloodtest
+""",
+    "transaction: staging_patient pending rows": """
+CREATE TEMP TABLE ovom_pending_staging_patient (LIKE staging_patient)
+""",
+    "transaction: staging_patient rows moved": """
+INSERT INTO staging_patient SELECT * FROM ovom_pending_staging_patient
+""",
+    "transaction: quarantine pending rows": """
+CREATE TEMP TABLE ovom_pending_quarantine (LIKE quarantine)
+""",
+    "transaction: quarantine rows moved": """
+INSERT INTO quarantine SELECT * FROM ovom_pending_quarantine
+""",
+    "transaction: stage_audit pending rows": """
+CREATE TEMP TABLE ovom_pending_stage_audit (LIKE stage_audit)
+""",
+    "transaction: stage_audit rows moved": """
+INSERT INTO stage_audit SELECT * FROM ovom_pending_stage_audit
+""",
 }
 
 

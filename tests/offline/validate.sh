@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Validates the deployment offline, with no AWS account or credentials:
 #
+#   0. sqlglot               every SQL file, and the adapter's statements, as Redshift
+#                            parses them (sqlglot_check.py)
 #   1. sam validate --lint   the SAM template (SAM's own checks, then cfn-lint's)
 #   2. cfn-lint              the template, on its own
 #   3. checkov               no failed check (a skip is justified in the template)
@@ -9,9 +11,13 @@
 #   5. backfill JSONata      the backfill's JSONata, read from its definition, evaluated
 #                            by jsonata (the version Step Functions implements) against
 #                            date ranges with known answers (backfill_jsonata.js)
-#   6. sam build             the three functions for arm64 with cargo-lambda and zig, as
-#                            infra/build.sh builds them for deployment
-#   7. bootstraps            each exists, is an aarch64 executable under 10 MiB, and
+#   6. schedule JSONata      the daily state machine's date computation (the day before
+#                            the scheduled time), evaluated by jsonata on the times the
+#                            interpreter's own tests use (schedule_jsonata.js)
+#   7. sam build             the three functions for arm64 with cargo-lambda and zig, as
+#                            infra/build.sh builds them for deployment, with
+#                            CARGO_TARGET_DIR exported (one target for the three)
+#   8. bootstraps            each exists, is an aarch64 executable under 10 MiB, and
 #                            neither links nor contains DuckDB
 #
 # The tools come from setup.sh beside this file (run it first; it is quick
@@ -124,6 +130,10 @@ backfill_jsonata() {
     NODE_PATH="$tools/node/node_modules" node tests/offline/backfill_jsonata.js "$backfill"
 }
 
+schedule_jsonata() {
+    NODE_PATH="$tools/node/node_modules" node tests/offline/schedule_jsonata.js "$definition"
+}
+
 sam_build() {
     export CARGO_TARGET_DIR="$tools/lambda-target"
     if [[ -x "$tools/rust/bin/rustc" ]]; then
@@ -177,6 +187,7 @@ step "cfn-lint" cfn_lint
 step "checkov" run_checkov
 step "asl-validator" asl_validate
 step "backfill JSONata (jsonata)" backfill_jsonata
+step "schedule JSONata (jsonata)" schedule_jsonata
 step "sam build (arm64, cargo-lambda)" sam_build
 step "bootstraps" check_bootstraps
 echo "validate: all $step_no steps passed in $((SECONDS - total_started)) s"

@@ -109,6 +109,9 @@ pub(crate) struct Pass {
     pub parameters: Option<Template>,
     pub result: Option<Value>,
     pub result_path: Option<ReferencePath>,
+    /// A JSONata Pass state's `Output`: the state's output, computed from
+    /// `$states.input` (no paths apply).
+    pub output: Option<crate::jsonata::Output>,
     pub next: Transition,
 }
 
@@ -182,7 +185,13 @@ impl StateMachine {
             "the state machine",
         )?;
         top.comment()?;
-        top.query_language()?;
+        if top.query_language()? {
+            return Err(DefinitionError::Unsupported {
+                at: top.at.clone(),
+                field: "QueryLanguage".into(),
+                message: "JSONata is available in Pass states only; the state machine's language is JSONPath".into(),
+            });
+        }
         top.string("Version")?;
         if let Some(node) = top.get("TimeoutSeconds") {
             positive_integer(node).map_err(|p| p.at(&top.at, "TimeoutSeconds"))?;
@@ -373,14 +382,11 @@ impl<'n> Obj<'n> {
         self.string("Comment").map(drop)
     }
 
-    fn query_language(&self) -> Result<(), DefinitionError> {
+    /// Whether the object asks for JSONata (`QueryLanguage`).
+    fn query_language(&self) -> Result<bool, DefinitionError> {
         match self.string("QueryLanguage")? {
-            None | Some("JSONPath") => Ok(()),
-            Some("JSONata") => Err(DefinitionError::Unsupported {
-                at: self.at.clone(),
-                field: "QueryLanguage".into(),
-                message: "JSONata is not available; only JSONPath".into(),
-            }),
+            None | Some("JSONPath") => Ok(false),
+            Some("JSONata") => Ok(true),
             Some(other) => Err(self.invalid(
                 "QueryLanguage",
                 format!("`{other}` is neither JSONPath nor JSONata"),
@@ -580,8 +586,15 @@ impl Parser {
         let obj = Obj::new(node, at, "(state)")?;
         let ty = obj.required_string("Type")?;
         obj.comment()?;
-        obj.query_language()?;
+        let jsonata = obj.query_language()?;
         let what = format!("a {ty} state");
+        if jsonata && ty != "Pass" {
+            return Err(DefinitionError::Unsupported {
+                at: obj.at.clone(),
+                field: "QueryLanguage".into(),
+                message: "JSONata is available in Pass states only".into(),
+            });
+        }
         let allowed = |extra: &[&'static str]| -> Vec<&'static str> {
             COMMON.iter().chain(extra).copied().collect()
         };
@@ -626,6 +639,25 @@ impl Parser {
                     next: obj.transition()?,
                 })
             }
+            "Pass" if jsonata => {
+                obj.check(&allowed(&["Next", "End", "Output"]), &what)?;
+                let output = obj
+                    .get("Output")
+                    .map(|n| crate::jsonata::Output::compile(&n.to_value()))
+                    .transpose()
+                    .map_err(|message| DefinitionError::Unsupported {
+                        at: obj.at.clone(),
+                        field: "Output".into(),
+                        message,
+                    })?;
+                Body::Pass(Pass {
+                    parameters: None,
+                    result: None,
+                    result_path: None,
+                    output,
+                    next: obj.transition()?,
+                })
+            }
             "Pass" => {
                 obj.check(
                     &allowed(&[
@@ -643,6 +675,7 @@ impl Parser {
                     parameters: obj.template("Parameters")?,
                     result: obj.get("Result").map(Node::to_value),
                     result_path: obj.result_path()?,
+                    output: None,
                     next: obj.transition()?,
                 })
             }

@@ -9,13 +9,15 @@ pub mod names {
     /// Matches every error of a Task, Parallel or Map except [`TIMEOUT`] and
     /// [`RUNTIME`].
     pub const TASK_FAILED: &str = "States.TaskFailed";
-    /// A runtime error (an `InputPath` or `OutputPath` that matches nothing, an
-    /// invalid value for a `...Path` field): never retried, never caught.
+    /// A runtime error (an `InputPath`, `OutputPath` or payload template path
+    /// that matches nothing, an invalid value for a `...Path` field): never
+    /// retried, never caught.
     pub const RUNTIME: &str = "States.Runtime";
     pub const TIMEOUT: &str = "States.Timeout";
     pub const DATA_LIMIT_EXCEEDED: &str = "States.DataLimitExceeded";
-    /// A payload template path (`Parameters`, `ItemSelector`,
-    /// `ResultSelector`) matched nothing.
+    /// A name `ErrorEquals` may list. Step Functions raises [`RUNTIME`] for
+    /// a payload template path that matches nothing, and so does this
+    /// interpreter.
     pub const PARAMETER_PATH_FAILURE: &str = "States.ParameterPathFailure";
     /// A `ResultPath` could not be applied to the state's input.
     pub const RESULT_PATH_MATCH_FAILURE: &str = "States.ResultPathMatchFailure";

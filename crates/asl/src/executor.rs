@@ -1,5 +1,6 @@
 //! Runs a [`StateMachine`] in-process, on the calling thread.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -69,6 +70,22 @@ impl<'a> Executor<'a> {
     /// that failed). A state that does not exist fails the execution with
     /// `States.Runtime`.
     pub fn run_from(&self, state: &str, input: Value) -> Result<Value, ExecutionFailure> {
+        self.redrive(state, input, BTreeMap::new())
+    }
+
+    /// Redrive a failed execution from the top-level state `state` with that
+    /// state's raw input, as Step Functions' `RedriveExecution` does: when
+    /// `state` is a Parallel, only its branches without an output in
+    /// `succeeded` (branch index → the branch's output) run again, the
+    /// others keep their output ("For workflows that include an Inline Map
+    /// or Parallel state, RedriveExecution … redrives only the iterations and
+    /// branches that failed or aborted").
+    pub fn redrive(
+        &self,
+        state: &str,
+        input: Value,
+        succeeded: BTreeMap<usize, Value>,
+    ) -> Result<Value, ExecutionFailure> {
         let root = &self.machine.root;
         if root.get(state).is_none() {
             return Err(ExecutionFailure {
@@ -86,6 +103,7 @@ impl<'a> Executor<'a> {
                 "StartTime": rfc3339(self.clock.now()),
             }),
             jitter: Jitter::new(&self.execution_name),
+            kept_branches: std::cell::RefCell::new(Some((state.to_owned(), succeeded))),
         };
         debug!(execution = %self.execution_name, start_at = state, "execution started");
         let scope = Scope {
@@ -119,6 +137,9 @@ struct Run<'r, 'a> {
     /// `$$.Execution`.
     execution: Value,
     jitter: Jitter,
+    /// A redrive's top-level Parallel and the outputs of its branches that
+    /// succeeded before, by branch index: those are not run again.
+    kept_branches: std::cell::RefCell<Option<(String, BTreeMap<usize, Value>)>>,
 }
 
 /// Where a block runs: the path prefix of its states' records, and the Map
@@ -319,9 +340,15 @@ impl Run<'_, '_> {
                 ))
             }
             Body::Pass(Pass {
+                output: Some(jsonata),
+                next,
+                ..
+            }) => Ok((jsonata.eval(input, context)?, next.next())),
+            Body::Pass(Pass {
                 parameters,
                 result,
                 result_path,
+                output: None,
                 next,
             }) => {
                 let effective = template(parameters, effective()?, context)?;
@@ -371,8 +398,19 @@ impl Run<'_, '_> {
                 next,
             }) => {
                 let effective = template(parameters, effective()?, context)?;
+                // A redrive's Parallel keeps what its branches that succeeded
+                // output (only on its first run: a retry runs every branch).
+                let mut kept = match self.kept_branches.borrow_mut().take() {
+                    Some((name, kept)) if scope.prefix.is_empty() && name == state.name => kept,
+                    _ => BTreeMap::new(),
+                };
                 let mut outputs = Vec::with_capacity(branches.len());
                 for (i, branch) in branches.iter().enumerate() {
+                    if let Some(out) = kept.remove(&i) {
+                        debug!(state = %path, branch = i, "branch kept from the earlier run");
+                        outputs.push(out);
+                        continue;
+                    }
                     let scope = Scope {
                         prefix: format!("{path}/{i}/"),
                         item: scope.item.clone(),

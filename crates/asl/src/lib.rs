@@ -67,7 +67,9 @@
 //!
 //! A definition that uses a feature this interpreter does not run is
 //! rejected with [`DefinitionError::Unsupported`], never run differently:
-//! JSONata (`QueryLanguage: "JSONata"`, `Arguments`, `Output`), workflow
+//! JSONata (`QueryLanguage: "JSONata"`), except in a Pass state whose
+//! `Output` uses the part of JSONata `jsonata.rs` describes (date arithmetic
+//! on `$states.input`), workflow
 //! variables (`Assign`), task `Credentials`, Distributed Map (`ItemReader`,
 //! `ResultWriter`, `ItemBatcher`, tolerated failures, `Mode: DISTRIBUTED`)
 //! and the intrinsics `States.Hash`, `States.UUID` and `States.MathRandom`.
@@ -85,6 +87,7 @@ mod definition;
 mod error;
 mod executor;
 mod intrinsics;
+mod jsonata;
 mod node;
 mod observer;
 mod paths;

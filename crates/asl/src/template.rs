@@ -117,10 +117,13 @@ impl Template {
                 } else {
                     ("input", input)
                 };
+                // As Step Functions: a runtime error, which no Retry or
+                // Catch (not even States.ALL) handles, worded as it words it
+                // (moto's parser, string_expression.py, mirrors AWS).
                 TaskFailure::new(
-                    names::PARAMETER_PATH_FAILURE,
+                    names::RUNTIME,
                     format!(
-                        "the path `{}` of the field `{field}` matched nothing in the {what} {}",
+                        "The JSONPath '{}' specified for the field '{field}' could not be found in the {what} '{}'",
                         path.text(),
                         excerpt(source)
                     ),
@@ -164,14 +167,14 @@ mod tests {
     }
 
     #[test]
-    fn a_path_that_matches_nothing_is_a_parameter_path_failure() {
+    fn a_path_that_matches_nothing_is_a_runtime_error() {
         let t = compile(json!({"a": {"b.$": "$.missing"}})).unwrap();
         let failure = t.eval(&json!({"x": 1}), &json!({})).unwrap_err();
         assert_eq!(
             failure,
             TaskFailure::new(
-                "States.ParameterPathFailure",
-                "the path `$.missing` of the field `b.$` matched nothing in the input {\"x\":1}"
+                "States.Runtime",
+                "The JSONPath '$.missing' specified for the field 'b.$' could not be found in the input '{\"x\":1}'"
             )
         );
     }

@@ -43,7 +43,8 @@ use crate::redshift::{RedshiftConfig, RedshiftWarehouse, Target};
 use crate::s3::{DataRoot, S3Store};
 
 /// The error type a task reports when it panicked. It is none of
-/// [`TaskError::NAMES`]: the state machine's `States.ALL` catches it, unretried.
+/// [`TaskError::NAMES`], so no Retry or Catch of the state machine matches
+/// it: the execution fails at the task's state, where a redrive resumes.
 pub const PANIC_ERROR: &str = "TaskPanicked";
 
 /// Longest error message sent to Step Functions, in bytes (its `Cause` holds

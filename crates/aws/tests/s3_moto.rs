@@ -1,6 +1,7 @@
 //! The S3 object store against a real S3 endpoint: moto's server on
 //! 127.0.0.1 (see `moto/mod.rs`), one server a test.
 
+#[allow(dead_code)]
 mod moto;
 
 use aws_sdk_s3::primitives::ByteStream;

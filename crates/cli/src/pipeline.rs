@@ -335,7 +335,9 @@ impl Pipeline {
             .with_execution_name(&run.execution_id);
         let result = match &run.state {
             None => executor.run(run.input.clone()),
-            Some(state) => executor.run_from(state, run.input.clone()),
+            Some(state) => {
+                executor.redrive(state, run.input.clone(), self.kept_branches(&run, state)?)
+            }
         };
         let records = recorder.records.into_inner();
         let failed_state = result.as_ref().err().map(|f| {
@@ -465,6 +467,46 @@ impl Pipeline {
             .and_then(Value::as_i64)
             .unwrap_or(0);
         Ok(name(n + 1))
+    }
+
+    /// The branches of the top-level Parallel `state` that succeeded in its
+    /// latest run, by index, with their outputs: a redrive keeps them.
+    fn kept_branches(
+        &self,
+        run: &Resume,
+        state: &str,
+    ) -> Result<BTreeMap<usize, serde_json::Value>> {
+        let rows = self.query(
+            "audit/branch_runs",
+            &[
+                ("execution_id", text(&run.execution_id)),
+                ("state_name", text(state)),
+            ],
+        )?;
+        // The last state each branch ran: its end when it succeeded.
+        let mut last: BTreeMap<usize, (String, Value)> = BTreeMap::new();
+        for row in rows {
+            let path = row[0].to_string();
+            let Some(index) = path
+                .strip_prefix(state)
+                .and_then(|p| p.strip_prefix('/'))
+                .and_then(|p| p.split('/').next())
+                .and_then(|i| i.parse().ok())
+            else {
+                continue;
+            };
+            last.insert(index, (row[1].to_string(), row[2].clone()));
+        }
+        Ok(last
+            .into_iter()
+            .filter(|(_, (status, _))| status == "SUCCEEDED")
+            .filter_map(|(i, (_, output))| {
+                output
+                    .as_str()
+                    .and_then(|o| serde_json::from_str(o).ok())
+                    .map(|o| (i, o))
+            })
+            .collect())
     }
 
     pub(crate) fn query(&self, name: &str, params: &[Param]) -> Result<Vec<Vec<Value>>> {

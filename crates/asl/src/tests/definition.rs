@@ -138,9 +138,11 @@ fn unsupported_features_are_rejected_not_ignored() {
     };
     let cases = [
         (json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": {"Type": "Succeed"}}}).to_string(),
-         "the state machine: field `QueryLanguage` is not supported by this interpreter: JSONata is not available; only JSONPath"),
-        (one(json!({"Type": "Pass", "QueryLanguage": "JSONata", "Next": "Done"})),
-         "state `S`: field `QueryLanguage` is not supported by this interpreter: JSONata is not available; only JSONPath"),
+         "the state machine: field `QueryLanguage` is not supported by this interpreter: JSONata is available in Pass states only; the state machine's language is JSONPath"),
+        (one(json!({"Type": "Task", "Resource": "r", "QueryLanguage": "JSONata", "Next": "Done"})),
+         "state `S`: field `QueryLanguage` is not supported by this interpreter: JSONata is available in Pass states only"),
+        (one(json!({"Type": "Pass", "QueryLanguage": "JSONata", "Output": "{% $now() %}", "Next": "Done"})),
+         "state `S`: field `Output` is not supported by this interpreter: JSONata function `$now` is not available here (only $toMillis and $fromMillis)"),
         (one(json!({"Type": "Task", "Resource": "r", "Arguments": {}, "Next": "Done"})),
          "state `S`: field `Arguments` is not supported by this interpreter: JSONata states are not available"),
         (one(json!({"Type": "Pass", "Assign": {"x": 1}, "Next": "Done"})),

@@ -325,7 +325,7 @@ fn an_error_no_catcher_matches_fails_the_execution_at_its_state() {
 }
 
 #[test]
-fn a_parameter_path_failure_is_caught_by_states_all() {
+fn a_path_that_matches_nothing_is_a_runtime_error_that_states_all_does_not_catch() {
     check(
         guarded(json!({
             "Parameters": {"d.$": "$.day"},
@@ -333,10 +333,11 @@ fn a_parameter_path_failure_is_caught_by_states_all() {
         })),
         json!({}),
         script(),
-        Ok(json!({"failure": {
-            "Error": "States.ParameterPathFailure",
-            "Cause": "the path `$.day` of the field `d.$` matched nothing in the input {}"
-        }})),
+        failed(
+            "States.Runtime",
+            "The JSONPath '$.day' specified for the field 'd.$' could not be found in the input '{}'",
+            "T",
+        ),
     );
 }
 

@@ -204,8 +204,8 @@ fn a_parameter_path_that_matches_nothing_fails_the_state_before_the_task_runs() 
         json!({"a": 1}),
         script(),
         failed(
-            "States.ParameterPathFailure",
-            "the path `$.missing` of the field `x.$` matched nothing in the input {\"a\":1}",
+            "States.Runtime",
+            "The JSONPath '$.missing' specified for the field 'x.$' could not be found in the input '{\"a\":1}'",
             "T",
         ),
     );
@@ -213,14 +213,14 @@ fn a_parameter_path_that_matches_nothing_fails_the_state_before_the_task_runs() 
 }
 
 #[test]
-fn a_result_selector_path_that_matches_nothing_is_a_parameter_path_failure() {
+fn a_result_selector_path_that_matches_nothing_is_a_runtime_error() {
     check(
         task(json!({"ResultSelector": {"x.$": "$.missing"}})),
         json!({}),
         script().on("r", [ok(json!({"y": 1}))]),
         failed(
-            "States.ParameterPathFailure",
-            "the path `$.missing` of the field `x.$` matched nothing in the input {\"y\":1}",
+            "States.Runtime",
+            "The JSONPath '$.missing' specified for the field 'x.$' could not be found in the input '{\"y\":1}'",
             "T",
         ),
     );

@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::NoopObserver;
 
 fn branch(name: &str, resource: &str) -> Value {
     json!({"StartAt": name, "States": {name: {"Type": "Task", "Resource": resource, "End": true}}})
@@ -378,4 +379,65 @@ fn a_succeed_state_ends_its_branch_only() {
         script(),
         Ok(json!({"a": 1, "branches": [1], "after": "after"})),
     );
+}
+
+#[test]
+fn a_redrive_of_a_parallel_reruns_only_the_branches_that_did_not_succeed() {
+    let definition = json!({
+        "StartAt": "Load",
+        "States": {
+            "Load": {
+                "Type": "Parallel",
+                "Branches": [branch("Doctor", "doctor"), branch("Lab", "lab"), branch("Date", "date")],
+                "ResultPath": "$.dimensions",
+                "Next": "Fact"
+            },
+            "Fact": {"Type": "Task", "Resource": "fact", "ResultPath": null, "End": true}
+        }
+    });
+    let m = machine(&definition);
+    // The first run: the lab branch fails; the date branch never ran.
+    let first = script()
+        .on("doctor", [ok(json!("d"))])
+        .on("lab", [err("WarehouseError")]);
+    let clock = ManualClock::new(start());
+    let failure = Executor::new(&m, &first, &clock, &NoopObserver)
+        .run(json!({"day": 1}))
+        .unwrap_err();
+    assert_eq!(failure.state, "Load");
+    // The redrive keeps the doctor branch's output and runs the others.
+    let second = script()
+        .on("lab", [ok(json!("l"))])
+        .on("date", [ok(json!("t"))]);
+    let out = Executor::new(&m, &second, &clock, &NoopObserver)
+        .redrive(
+            "Load",
+            json!({"day": 1}),
+            [(0, json!("d"))].into_iter().collect(),
+        )
+        .unwrap();
+    assert_eq!(out, json!({"day": 1, "dimensions": ["d", "l", "t"]}));
+    let called: Vec<String> = second
+        .calls
+        .borrow()
+        .iter()
+        .map(|c| c.resource.clone())
+        .collect();
+    assert_eq!(called, ["lab", "date", "fact"]);
+    // Redriving another state keeps nothing.
+    let third = script();
+    Executor::new(&m, &third, &clock, &NoopObserver)
+        .redrive(
+            "Fact",
+            json!({"day": 1}),
+            [(0, json!("d"))].into_iter().collect(),
+        )
+        .unwrap();
+    let called: Vec<String> = third
+        .calls
+        .borrow()
+        .iter()
+        .map(|c| c.resource.clone())
+        .collect();
+    assert_eq!(called, ["fact"]);
 }

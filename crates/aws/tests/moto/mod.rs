@@ -30,7 +30,8 @@ const INSTALL: &str = r#"set -eu
 venv="$1"; requirements="$2"; pin="$3"
 installed() {
     [ -x "$venv/bin/moto_server" ] &&
-        [ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("moto"))' 2>/dev/null)" = "$pin" ]
+        [ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("moto"))' 2>/dev/null)" = "$pin" ] &&
+        "$venv/bin/python" -c 'import psycopg' 2>/dev/null
 }
 if installed; then exit 0; fi
 echo "installing moto $pin into $venv" >&2
@@ -60,12 +61,14 @@ fn pinned_version(requirements: &Path) -> Result<String, String> {
         .ok_or_else(|| format!("{} pins no `{PIN_PREFIX}…`", requirements.display()))
 }
 
-/// The version of moto installed in `venv`, if any.
+/// The version of moto installed in `venv`, if any, when the rest of the
+/// requirements the servers need (psycopg, for the Data API test server)
+/// import too.
 fn installed_version(venv: &Path) -> Option<String> {
     let out = Command::new(venv.join("bin").join("python"))
         .args([
             "-c",
-            "import importlib.metadata as m; print(m.version('moto'))",
+            "import importlib.metadata as m, psycopg; print(m.version('moto'))",
         ])
         .stdin(Stdio::null())
         .stderr(Stdio::null())
@@ -115,6 +118,12 @@ fn moto_server() -> &'static Path {
         Ok(path) => path,
         Err(e) => panic!("moto is needed for the S3 tests and could not be installed: {e}"),
     }
+}
+
+/// The Python of the tools' virtual environment, with moto, boto3 and
+/// psycopg installed (installing them on first use).
+pub fn venv_python() -> PathBuf {
+    moto_server().with_file_name("python")
 }
 
 /// A free port on 127.0.0.1 (free when asked; moto binds it a moment later).

@@ -20,39 +20,22 @@
 //! library inside [`tokio::task::spawn_blocking`]. Blocking on the handle from
 //! a runtime worker thread panics.
 //!
-//! # One transaction per task: a Data API session
+//! # One transaction per task: one `BatchExecuteStatement`
 //!
 //! A task's writes are one transaction ([`Warehouse::begin`] …
-//! [`Warehouse::commit`]), issued over several calls of the port, with values
-//! bound as named parameters, and with a `copy_day` in the middle whose later
-//! statements depend on what earlier ones returned (how many rows a `COPY`
-//! loaded, which lines it rejected).
-//!
-//! `BatchExecuteStatement` runs its statements as one transaction, and in
-//! this SDK (1.126) it takes `Parameters` too (one set for the whole batch,
-//! each parameter used by at least one statement). It still cannot carry a
-//! task: the batch must be known whole before it is sent, while the port
-//! hands statements over one call at a time and `copy_day` must read results
-//! between its statements. So the adapter uses a **Data API session**
-//! instead:
-//!
-//! * [`Warehouse::begin`] sends `BEGIN` with `SessionKeepAliveSeconds`, which
-//!   opens a session (one database connection) and returns its `SessionId`;
-//! * every statement until the end of the transaction is an
-//!   `ExecuteStatement` with that `SessionId` (and no target: the session
-//!   has one), each waited for before the next is sent — a session runs one
-//!   statement at a time;
-//! * [`Warehouse::commit`] sends `COMMIT` and [`Warehouse::rollback`] sends
-//!   `ROLLBACK` in the session, which then idles out after
-//!   [`RedshiftConfig::session_keep_alive`]. A statement that fails aborts
-//!   the transaction (Redshift ignores everything after an error until
-//!   `ROLLBACK`), so nothing of a failed task is ever committed; a task whose
-//!   Lambda dies mid-way leaves an open transaction that ends with its session.
+//! [`Warehouse::commit`]), and the Data API documents exactly one kind:
+//! `BatchExecuteStatement`, whose statements run in order as one
+//! transaction, rolled back whole when one fails. The adapter collects the
+//! task's writes into that batch and sends it at commit; what needs results
+//! read first or values bound row by row (a `COPY` and its load errors, the
+//! quarantined lines, an `INSERT … VALUES`) is done before, in the task's
+//! Data API session, into session temporary tables that the batch then
+//! moves into the warehouse's tables. See `transaction.rs`.
 //!
 //! Statements outside a transaction (the schema, the reports, the quality
 //! checks) are sessionless `ExecuteStatement`s, each its own autocommit
-//! transaction; a file of several statements outside a transaction runs in a
-//! transaction of its own, so its temporary tables live as long as it does.
+//! transaction; a file of several statements outside a transaction is a
+//! batch of its own.
 //!
 //! # Parameters
 //!
@@ -125,17 +108,18 @@
 //!
 //! into a temporary table holding the contract's fields, typed as the staging
 //! table types them (timestamps as `TIMESTAMPTZ`, so an offset is honoured,
-//! then stored as the UTC instant, as the contract says). Then
-//! `INSERT INTO staging_<source> SELECT CAST(:logical_date AS DATE),
-//! :source_file, 0, <fields>, :run_id FROM` the temporary table adds the
-//! lineage, and the temporary table is emptied for the next file.
+//! then stored as the UTC instant, as the contract says), and the line
+//! number. Then `INSERT INTO staging_<source> SELECT CAST(:logical_date AS
+//! DATE), :source_file, line_no, <fields>, :run_id FROM` the temporary table
+//! adds the lineage, and the temporary table is emptied for the next file.
 //!
 //! * **Why a manifest, and one per file.** A manifest names exact objects
 //!   (a `FROM` prefix would also load `part-00000.json.bak`), fails the
 //!   load if one has vanished (`mandatory`), and records what was read. A
 //!   `COPY` cannot say which file a row came from, so one `COPY` per file is
 //!   what gives every staged row its `source_file` — which the fact's dedup
-//!   orders by (a repeated delivery is in a later part of its day).
+//!   orders by (a repeated delivery is in a later part of its day), with the
+//!   line number.
 //! * **Why jsonpaths rather than `'auto'`.** The column mapping is then
 //!   explicit and positional, written from the same field list as the
 //!   temporary table: independent of how Redshift folds the case of column
@@ -154,12 +138,14 @@
 //! parses each with the contract's parser, as the embedded warehouse does. A
 //! line the contract refuses never reaches `COPY`: the adapter writes a
 //! `quarantine` row for it (its raw text and the contract's reason, the field
-//! at fault), and when the file holds such a line, or begins with a UTF-8
-//! byte-order mark, `COPY` reads a copy of the file,
+//! at fault). `COPY` reads a copy of the file,
 //! `manifests/<source>/<YYYY-MM-DD>/<run_id>/<NNNNN>.json`, in which each
-//! refused line is emptied (so every other line keeps its number) and the
-//! mark is gone; the manifest names that copy instead. Blank lines, which
-//! `COPY` skips as whitespace between JSON objects, need no copy. So both
+//! refused line is emptied (`COPY` skips it as whitespace between objects, so
+//! every other line keeps its number), a byte-order mark is gone, and each
+//! record carries its line number as the member `ovom_line_no` (written after
+//! the opening brace; a record that has a member of that name is written
+//! anew without it), which the jsonpaths file maps to `line_no`: `COPY` itself
+//! gives rows no line numbers. So both
 //! engines quarantine the same lines for the same reasons: a wrong type,
 //! a missing field or `null`, a timestamp that is not RFC 3339, a string
 //! over its column's width in bytes or holding a NUL character, a line over
@@ -167,32 +153,33 @@
 //! object, fail on).
 //!
 //! `COPY` can still skip a line the contract accepted; it logs it in
-//! `sys_load_error_detail` under the `COPY`'s query id (the Data API's
-//! `RedshiftQueryId`, the id the `SYS_` views use) with its file and line
-//! number — but not its text — and the adapter quarantines it with the text
+//! `sys_load_error_detail` with the process that ran the load (`session_id`,
+//! the Data API's `RedshiftPid`), the file it read and the line number — but
+//! not its text. (The view's `query_id` is not the Data API's
+//! `RedshiftQueryId`, which is the STL views' id.) The adapter quarantines it with the text
 //! it read and Redshift's column and message. The lines read are the lines
 //! counted in the file, and the adapter checks, per file, that rows loaded +
 //! lines `COPY` rejected + lines the contract refused equals them: a line
 //! that is neither loaded nor logged fails the task instead of vanishing
 //! (the error view is re-read a few times first, in case it lags).
 //!
-//! `MAXERROR` is the error budget left for the day; a `COPY` that exceeds it
-//! fails, and the task fails with [`TaskError::MalformedInput`] naming the
-//! day's first malformed line (read from `sys_load_error_detail` outside the
-//! aborted transaction). `0` when the run is strict.
+//! `MAXERROR` is one more than the error budget left for the day (a load fails
+//! when its errors reach `MAXERROR`), at most Redshift's 100,000; a `COPY` that
+//! exceeds the budget fails, and the task fails with
+//! [`TaskError::MalformedInput`] naming the day's first malformed line (read
+//! from `sys_load_error_detail` outside the aborted transaction). `1` when the
+//! run is strict.
 //!
 //! **Lineage, and where Redshift differs from the embedded warehouse.**
 //!
-//! * `source_file` is exact (one `COPY` per file); `line_no` of a loaded row
-//!   is `0` — not a line number, since lines count from 1 — because `COPY`
-//!   does not report it. Same-day duplicates in one file are byte-identical
-//!   deliveries, so which copy is kept does not change the fact; their
-//!   `duplicates.line_no` is `0`. Quarantined lines have their exact file and
-//!   line.
+//! * `source_file` is exact (one `COPY` per file) and `line_no` is the line's
+//!   number in it, as on the embedded warehouse: the fact, rejects and
+//!   duplicates identify and order staged rows by them.
 //! * A line the contract accepts loads on both engines; a value `COPY`
 //!   would convert (a number given as a string, a timestamp in another ISO
 //!   8601 form) never reaches it, since the contract refuses the line first.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::time::Duration;
@@ -208,6 +195,10 @@ use ovom_core::ports::{CopyRequest, ObjectStore, Param, Row, Sql, Value, Warehou
 use ovom_core::sql::{self, Dialect};
 use ovom_core::TaskError;
 use tokio::runtime::Handle;
+
+mod transaction;
+
+use transaction::Transaction;
 
 // ---------------------------------------------------------------------------
 // Configuration
@@ -454,8 +445,8 @@ pub struct RedshiftWarehouse {
     handle: Handle,
     /// Why the configuration is unusable, when it is: every call fails.
     invalid: Option<ConfigError>,
-    /// The session of the open transaction.
-    session: Option<String>,
+    /// The open transaction: its session and its batch.
+    tx: RefCell<Option<Transaction>>,
 }
 
 impl RedshiftWarehouse {
@@ -482,7 +473,7 @@ impl RedshiftWarehouse {
             api: DataApi { client, config },
             handle,
             invalid,
-            session: None,
+            tx: RefCell::new(None),
         }
     }
 
@@ -490,9 +481,9 @@ impl RedshiftWarehouse {
         &self.api.config
     }
 
-    /// Whether a transaction (and its session) is open.
+    /// Whether a transaction is open.
     pub fn in_transaction(&self) -> bool {
-        self.session.is_some()
+        self.tx.borrow().is_some()
     }
 
     fn ready(&self) -> Result<(), TaskError> {
@@ -506,19 +497,33 @@ impl RedshiftWarehouse {
         self.handle.block_on(future)
     }
 
-    /// Run one statement, in the open transaction's session if there is one.
+    /// Run one statement now: in the open transaction's session (opening it
+    /// with this statement when the transaction has none yet), or on its
+    /// own outside a transaction.
     fn statement<'v>(
         &self,
         stmt: &str,
         value_of: impl Fn(&str) -> Option<&'v Value>,
     ) -> Result<Done, TaskError> {
         let bound = bind(stmt, value_of)?;
-        let session = match &self.session {
-            Some(id) => Session::In(id),
-            None => Session::None,
-        };
-        self.block(self.api.run(&bound.sql, bound.parameters, session))
-            .map_err(|f| classify(&f))
+        self.run_bound(&bound.sql, bound.parameters)
+    }
+
+    fn run_bound(&self, sql: &str, parameters: Vec<SqlParameter>) -> Result<Done, TaskError> {
+        let session = self.tx.borrow().as_ref().map(|t| t.session.clone());
+        let done = match &session {
+            None => self.block(self.api.run(sql, parameters, Session::None)),
+            Some(None) => self.block(self.api.run(sql, parameters, Session::Open)),
+            Some(Some(id)) => self.block(self.api.run(sql, parameters, Session::In(id))),
+        }
+        .map_err(|f| classify(&f))?;
+        if let (Some(None), Some(id)) = (&session, &done.session_id) {
+            tracing::debug!(session = %id, "session opened");
+            if let Some(tx) = self.tx.borrow_mut().as_mut() {
+                tx.session = Some(id.clone());
+            }
+        }
+        Ok(done)
     }
 
     /// Run one query and read its rows.
@@ -535,11 +540,47 @@ impl RedshiftWarehouse {
             .map_err(|f| classify(&f))
     }
 
-    fn run_file(&self, statements: &[&str], params: &[Param]) -> Result<(), TaskError> {
-        for stmt in statements {
-            self.statement(stmt, by_name(params))?;
+    /// Make `table`'s pending rows a part of the transaction: its session
+    /// temporary table, and the batch statement that moves its rows.
+    fn pend(&self, table: &str) -> Result<(), TaskError> {
+        let known = self
+            .tx
+            .borrow()
+            .as_ref()
+            .map(|t| t.pending.contains(table))
+            .ok_or_else(|| TaskError::WarehouseError("no open transaction".into()))?;
+        if known {
+            return Ok(());
         }
+        self.statement(&transaction::create_pending(table), |_| None)?;
+        let mut tx = self.tx.borrow_mut();
+        let tx = tx.as_mut().expect("checked above");
+        tx.pending.insert(table.to_owned());
+        tx.batch.push(transaction::move_pending(table));
         Ok(())
+    }
+
+    /// Send statements as one batch and wait for it: in the transaction's
+    /// session when it has one, else on their own.
+    fn send_batch(
+        &self,
+        sqls: &[String],
+        params: &BTreeMap<String, String>,
+        session: Option<&str>,
+    ) -> Result<(), TaskError> {
+        let parameters = params
+            .iter()
+            .map(|(name, value)| {
+                SqlParameter::builder()
+                    .name(name)
+                    .value(value)
+                    .build()
+                    .map_err(|e| TaskError::WarehouseError(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.block(self.api.run_batch(sqls, parameters, session))
+            .map(|_| ())
+            .map_err(|f| classify(&f))
     }
 }
 
@@ -555,63 +596,77 @@ impl Warehouse for RedshiftWarehouse {
 
     fn begin(&mut self) -> Result<(), TaskError> {
         self.ready()?;
-        if self.session.is_some() {
+        let mut tx = self.tx.borrow_mut();
+        if tx.is_some() {
             return Err(TaskError::WarehouseError(
                 "a transaction is already open".into(),
             ));
         }
-        let done = self
-            .block(self.api.run("BEGIN", vec![], Session::Open))
-            .map_err(|f| classify(&f))?;
-        let id = done.session_id.ok_or_else(|| {
-            TaskError::WarehouseError("the Data API opened no session for BEGIN".into())
-        })?;
-        tracing::debug!(session = %id, "transaction begun");
-        self.session = Some(id);
+        *tx = Some(Transaction::default());
         Ok(())
     }
 
     fn commit(&mut self) -> Result<(), TaskError> {
         self.ready()?;
-        let id = self
-            .session
+        let tx = self
+            .tx
+            .borrow_mut()
             .take()
             .ok_or_else(|| TaskError::WarehouseError("no open transaction to commit".into()))?;
-        self.block(self.api.run("COMMIT", vec![], Session::In(&id)))
-            .map(|_| ())
-            .map_err(|f| classify(&f))
+        let batch = tx.checked_batch()?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.send_batch(batch, &tx.params, tx.session.as_deref())?;
+        tracing::debug!(statements = batch.len(), "transaction committed");
+        Ok(())
     }
 
     fn rollback(&mut self) -> Result<(), TaskError> {
-        let Some(id) = self.session.take() else {
-            return Ok(());
-        };
-        self.block(self.api.run("ROLLBACK", vec![], Session::In(&id)))
-            .map(|_| ())
-            .map_err(|f| classify(&f))
+        // Nothing was written to the warehouse's tables: what the session
+        // holds ends with it.
+        self.tx.borrow_mut().take();
+        Ok(())
     }
 
     fn execute(&mut self, text: Sql, params: &[Param]) -> Result<(), TaskError> {
         self.ready()?;
         let statements = sql::statements(text);
-        if self.session.is_some() || statements.len() <= 1 {
-            return self.run_file(&statements, params);
-        }
-        // Several statements outside a transaction: one of their own.
-        self.begin()?;
-        match self.run_file(&statements, params) {
-            Ok(()) => self.commit(),
-            Err(e) => {
-                if let Err(rb) = self.rollback() {
-                    tracing::warn!(error = %rb, "rollback failed");
+        if self.in_transaction() {
+            for stmt in statements {
+                match transaction::values_insert(stmt) {
+                    Some((table, pending)) => {
+                        self.pend(&table)?;
+                        self.statement(&pending, by_name(params))?;
+                    }
+                    None => {
+                        let mut tx = self.tx.borrow_mut();
+                        let tx = tx.as_mut().expect("in a transaction");
+                        tx.push(stmt, by_name(params))?;
+                    }
                 }
-                Err(e)
             }
+            return Ok(());
         }
+        if let [stmt] = statements.as_slice() {
+            return self.statement(stmt, by_name(params)).map(|_| ());
+        }
+        // Several statements outside a transaction: one batch of their own.
+        let mut batch = Transaction::default();
+        for stmt in statements {
+            batch.push(stmt, by_name(params))?;
+        }
+        self.send_batch(batch.checked_batch()?, &batch.params, None)
     }
 
     fn query(&mut self, text: Sql, params: &[Param]) -> Result<Vec<Row>, TaskError> {
         self.ready()?;
+        if self.in_transaction() {
+            return Err(TaskError::WarehouseError(
+                "a query in a transaction would not see its writes, which are sent at commit"
+                    .into(),
+            ));
+        }
         let statements = sql::statements(text);
         let [stmt] = statements.as_slice() else {
             return Err(TaskError::WarehouseError(
@@ -627,7 +682,7 @@ impl Warehouse for RedshiftWarehouse {
         store: &dyn ObjectStore,
     ) -> Result<u64, TaskError> {
         self.ready()?;
-        if self.session.is_none() {
+        if !self.in_transaction() {
             return Err(TaskError::WarehouseError(
                 "copy_day runs inside a transaction".into(),
             ));
@@ -664,8 +719,10 @@ struct Done {
     has_result_set: bool,
     /// Rows returned or affected; -1 when unknown.
     result_rows: i64,
-    /// The query id the `SYS_` views use.
+    /// `RedshiftQueryId`: the query id of the STL views (not the SYS views').
     query_id: Option<i64>,
+    /// `RedshiftPid`: the process that ran it, the SYS views' `session_id`.
+    pid: Option<i64>,
     session_id: Option<String>,
 }
 
@@ -714,6 +771,47 @@ impl DataApi {
         Ok(done)
     }
 
+    /// Submit statements as one `BatchExecuteStatement` (one transaction,
+    /// rolled back whole when one fails) and wait for it to finish.
+    async fn run_batch(
+        &self,
+        sqls: &[String],
+        parameters: Vec<SqlParameter>,
+        session: Option<&str>,
+    ) -> Result<Done, Failure> {
+        let mut req = self
+            .client
+            .batch_execute_statement()
+            .set_sqls(Some(sqls.to_vec()));
+        if !parameters.is_empty() {
+            req = req.set_parameters(Some(parameters));
+        }
+        req = match (session, &self.config.target) {
+            (Some(id), _) => req.session_id(id),
+            (None, Target::Workgroup(w)) => req.database(&self.config.database).workgroup_name(w),
+            (
+                None,
+                Target::Cluster {
+                    cluster_id,
+                    db_user,
+                },
+            ) => req
+                .database(&self.config.database)
+                .cluster_identifier(cluster_id)
+                .db_user(db_user),
+        };
+        let out = req
+            .send()
+            .await
+            .map_err(|e| sdk_failure("BatchExecuteStatement", e))?;
+        let id = out.id.ok_or_else(|| {
+            Failure::Protocol("BatchExecuteStatement returned no statement id".into())
+        })?;
+        let done = self.wait(&id).await?;
+        tracing::debug!(statement = %id, statements = sqls.len(), "batch finished");
+        Ok(done)
+    }
+
     /// Look at a statement with backoff until it ends; cancel it when it
     /// outlives the time-out, or when it can no longer be looked at.
     async fn wait(&self, id: &str) -> Result<Done, Failure> {
@@ -730,6 +828,7 @@ impl DataApi {
                 }
             };
             let query_id = Some(d.redshift_query_id).filter(|q| *q > 0);
+            let pid = Some(d.redshift_pid).filter(|p| *p > 0);
             match d.status() {
                 Some(StatusString::Finished) => {
                     return Ok(Done {
@@ -737,6 +836,7 @@ impl DataApi {
                         has_result_set: d.has_result_set.unwrap_or(false),
                         result_rows: d.result_rows,
                         query_id,
+                        pid,
                         session_id: d.session_id,
                     })
                 }
@@ -744,6 +844,7 @@ impl DataApi {
                     return Err(Failure::Statement {
                         error: d.error.unwrap_or_else(|| "(no error message)".into()),
                         query_id,
+                        pid,
                     })
                 }
                 Some(StatusString::Aborted) => return Err(Failure::Aborted { id: id.to_owned() }),
@@ -961,6 +1062,8 @@ enum Failure {
     Statement {
         error: String,
         query_id: Option<i64>,
+        /// The process that ran it (`RedshiftPid`).
+        pid: Option<i64>,
     },
     /// The statement was stopped.
     Aborted { id: String },
@@ -1144,11 +1247,18 @@ const TEST_LAYOUT: Layout = Layout {
     ],
 };
 
-/// The rows `sys_load_error_detail` holds for one `COPY`.
+/// The rows `sys_load_error_detail` holds for one `COPY`: those of the
+/// process that ran it (`session_id`, "the process identifier of the process
+/// running the copy", is DescribeStatement's `RedshiftPid`) and of the file
+/// it read (`file_name`, CHAR(256)). Each run's `COPY` reads a file of its
+/// own (`manifests/<source>/<day>/<run_id>/NNNNN.json`), and one task's
+/// session copies a file once. The view's `query_id` is not the Data API's
+/// `RedshiftQueryId` (the SYS views number queries their own way), so it
+/// cannot be matched.
 const COPY_ERRORS_SQL: &str =
     "SELECT line_number, TRIM(column_name) AS column_name, TRIM(error_message) AS error_message
 FROM sys_load_error_detail
-WHERE query_id = CAST(:copy_query_id AS BIGINT)
+WHERE session_id = CAST(:copy_pid AS INTEGER) AND TRIM(file_name) = LEFT(:copy_file, 256)
 ORDER BY line_number";
 
 /// Quarantine rows written a statement at a time, and the parameter bytes
@@ -1159,6 +1269,9 @@ const QUARANTINE_BATCH_BYTES: usize = 48 * 1024;
 /// How often the load error view is read before lines still unaccounted
 /// for fail the task.
 const ERROR_VIEW_ATTEMPTS: usize = 6;
+
+/// Redshift's largest `MAXERROR` (COPY parameter reference).
+const MAX_MAXERROR: u32 = 100_000;
 
 /// Length of `quarantine.error`, in bytes.
 const MAX_ERROR_BYTES: usize = 1024;
@@ -1179,13 +1292,22 @@ impl Layout {
             .join(", ")
     }
 
+    /// The columns `COPY` fills: the contract's fields, then the line number.
+    fn copy_columns(&self) -> String {
+        format!("{}, line_no", self.names())
+    }
+
     fn create_temp(&self) -> String {
         let columns: Vec<String> = self
             .fields
             .iter()
             .map(|(n, t)| format!("{n} {t} NOT NULL"))
             .collect();
-        format!("CREATE TEMP TABLE {} ({})", self.temp, columns.join(", "))
+        format!(
+            "CREATE TEMP TABLE {} ({}, line_no BIGINT NOT NULL)",
+            self.temp,
+            columns.join(", ")
+        )
     }
 
     fn insert_staging(&self) -> String {
@@ -1201,8 +1323,8 @@ impl Layout {
             })
             .collect();
         format!(
-            "INSERT INTO {} (logical_date, source_file, line_no, {}, run_id)\nSELECT CAST(:logical_date AS DATE), :source_file, 0, {}, :run_id\nFROM {}",
-            self.source.staging_table(),
+            "INSERT INTO {} (logical_date, source_file, line_no, {}, run_id)\nSELECT CAST(:logical_date AS DATE), :source_file, line_no, {}, :run_id\nFROM {}",
+            transaction::pending_table(self.source.staging_table()),
             self.names(),
             select.join(", "),
             self.temp
@@ -1219,7 +1341,7 @@ impl Layout {
         format!(
             "COPY {} ({})\nFROM {}\nIAM_ROLE '{}'\nFORMAT AS JSON {}\nMANIFEST\nTIMEFORMAT 'auto'\nMAXERROR {}\nCOMPUPDATE OFF\nSTATUPDATE OFF",
             self.temp,
-            self.names(),
+            self.copy_columns(),
             manifest.0,
             role,
             jsonpaths.0,
@@ -1243,7 +1365,9 @@ impl Layout {
         let paths: Vec<String> = self
             .fields
             .iter()
-            .map(|(n, _)| format!("$['{n}']"))
+            .map(|(n, _)| *n)
+            .chain([LINE_MEMBER])
+            .map(|n| format!("$['{n}']"))
             .collect();
         serde_json::to_vec_pretty(&serde_json::json!({ "jsonpaths": paths }))
             .expect("JSON of strings")
@@ -1256,6 +1380,20 @@ impl Layout {
             Source::LogData => contract::parse_test(line).err().map(|e| e.to_string()),
         }
     }
+}
+
+/// Whether an S3 key may be written into a `COPY` statement between single
+/// quotes: 1 to 1024 bytes of letters, digits and `/ - _ . ! * ( ) = :`. The
+/// deployment template's `DataPrefix` pattern allows a subset of these.
+pub fn is_copy_key(key: &str) -> bool {
+    (1..=1024).contains(&key.len())
+        && all_bytes(key, |b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'/' | b'-' | b'_' | b'.' | b'!' | b'*' | b'(' | b')' | b'=' | b':'
+                )
+        })
 }
 
 /// A one-entry COPY manifest.
@@ -1293,19 +1431,20 @@ impl S3Literal {
         if !bucket_ok {
             return refuse("not an S3 bucket name");
         }
-        let key_ok = (1..=1024).contains(&key.len())
-            && all_bytes(key, |b| {
-                b.is_ascii_alphanumeric()
-                    || matches!(
-                        b,
-                        b'/' | b'-' | b'_' | b'.' | b'!' | b'*' | b'(' | b')' | b'=' | b':'
-                    )
-            });
-        if !key_ok {
+        if !is_copy_key(key) {
             return refuse("the key may hold only letters, digits and / - _ . ! * ( ) = :");
         }
         Ok(Self(format!("'{url}'")))
     }
+}
+
+/// Where a `COPY`'s rejected lines are found in `sys_load_error_detail`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Load {
+    /// `RedshiftPid` of the `COPY`.
+    pid: i64,
+    /// The URL of the file it read.
+    file: String,
 }
 
 /// A malformed line of the day.
@@ -1332,6 +1471,17 @@ impl Budget {
             .saturating_sub(self.count)
             .try_into()
             .unwrap_or(0)
+    }
+
+    /// The `MAXERROR` of the next `COPY`. A load fails when its errors
+    /// reach `MAXERROR` (COPY parameter reference: "If the load returns the
+    /// error_count number of errors or greater, the load fails"; 0 and 1
+    /// both fail at the first), so it is one more than the lines the budget
+    /// still tolerates, within Redshift's maximum of 100,000. At that bound
+    /// (a budget of 100,000 with none used) a file with 100,000 lines that
+    /// `COPY` rejects fails one line early.
+    fn maxerror(&self) -> u32 {
+        self.remaining().saturating_add(1).min(MAX_MAXERROR)
     }
 
     fn note_first(&mut self, m: &Malformed) {
@@ -1393,6 +1543,10 @@ struct CopyDay<'a> {
     budget: Budget,
 }
 
+/// The member each line of the copy `COPY` reads carries its line number in,
+/// mapped to the temporary table's `line_no` by the jsonpaths file.
+const LINE_MEMBER: &str = "ovom_line_no";
+
 /// One file's lines, as the contract numbers them, and what `COPY` reads.
 struct FileLines {
     count: u64,
@@ -1400,12 +1554,11 @@ struct FileLines {
     lines: HashMap<u64, Vec<u8>>,
     /// The lines the contract refuses, with its reason, in order.
     refused: Vec<(u64, String)>,
-    /// The bytes `COPY` reads instead of the file's when they differ: the
-    /// file with each refused line emptied (`COPY` skips a blank line as
-    /// whitespace between objects, and every other line keeps its number)
-    /// and without a byte-order mark. `None` when the file itself will do:
-    /// no refused line other than a blank one, and no byte-order mark.
-    cleaned: Option<Vec<u8>>,
+    /// The bytes `COPY` reads: the file with each refused line emptied (`COPY`
+    /// skips a blank line as whitespace between objects, so every other line
+    /// keeps its number), without a byte-order mark, and each record given
+    /// its line number as the member [`LINE_MEMBER`].
+    copy: Vec<u8>,
 }
 
 impl FileLines {
@@ -1413,34 +1566,41 @@ impl FileLines {
         let mut lines = HashMap::new();
         let mut refused = vec![];
         let mut count = 0;
-        let mut clean = bytes.starts_with(b"\xEF\xBB\xBF");
+        let mut copy = Vec::with_capacity(bytes.len() + bytes.len() / 8);
         for (n, line) in contract::lines(bytes) {
             count = n;
-            if let Some(reason) = layout.contract_error(line) {
-                // JSON's own whitespace: a line of it COPY skips as it is.
-                clean |= !line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r'));
-                refused.push((n, reason));
+            match layout.contract_error(line) {
+                Some(reason) => refused.push((n, reason)),
+                None => numbered(line, n, &mut copy),
             }
+            copy.push(b'\n');
             lines.insert(n, line.to_vec());
         }
-        let cleaned = clean.then(|| {
-            let mut out = Vec::with_capacity(bytes.len());
-            let mut refused = refused.iter().map(|(n, _)| *n).peekable();
-            for (n, line) in contract::lines(bytes) {
-                if refused.next_if_eq(&n).is_none() {
-                    out.extend_from_slice(line);
-                }
-                out.push(b'\n');
-            }
-            out
-        });
         Self {
             count,
             lines,
             refused,
-            cleaned,
+            copy,
         }
     }
+}
+
+/// Append a record the contract accepted, with its line number as the
+/// member [`LINE_MEMBER`]: written right after the opening brace, or, when
+/// the record has a member of that name itself, the record written anew
+/// without it (its values are unchanged: JSON numbers round-trip).
+fn numbered(line: &[u8], n: u64, out: &mut Vec<u8>) {
+    let mut record: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(line).unwrap_or_default();
+    if record.remove(LINE_MEMBER).is_some() {
+        record.insert(LINE_MEMBER.to_owned(), n.into());
+        out.extend_from_slice(&serde_json::to_vec(&record).unwrap_or_default());
+        return;
+    }
+    let brace = line.iter().position(|b| *b == b'{').unwrap_or(0);
+    out.extend_from_slice(&line[..=brace]);
+    out.extend_from_slice(format!("\"{LINE_MEMBER}\":{n},").as_bytes());
+    out.extend_from_slice(&line[brace + 1..]);
 }
 
 impl<'a> CopyDay<'a> {
@@ -1510,10 +1670,13 @@ impl<'a> CopyDay<'a> {
         let jsonpaths_key = format!("{}/jsonpaths.json", self.base);
         self.store.put(&jsonpaths_key, &self.layout.jsonpaths())?;
         let jsonpaths = self.url_of(&jsonpaths_key)?;
+        // The rows wait in the session until the task's batch moves them.
+        self.wh.pend(self.request.source.staging_table())?;
+        self.wh.pend(QUARANTINE)?;
         self.exec(&self.layout.create_temp(), &[])?;
         let mut lines_read = 0;
         for (index, file) in self.request.files.iter().enumerate() {
-            lines_read += self.file(index, &file.key, file.size, &jsonpaths)?;
+            lines_read += self.file(index, &file.key, &jsonpaths)?;
         }
         self.exec(&self.layout.drop(), &[])?;
         tracing::debug!(
@@ -1558,12 +1721,11 @@ impl<'a> CopyDay<'a> {
 
     /// The rejected lines of one `COPY`, one per line number, as
     /// `(line, Redshift's reason)`.
-    fn copy_errors(
-        &self,
-        query_id: i64,
-        in_session: bool,
-    ) -> Result<Vec<(u64, String)>, TaskError> {
-        let params = [("copy_query_id", Value::Int(query_id))];
+    fn copy_errors(&self, load: &Load, in_session: bool) -> Result<Vec<(u64, String)>, TaskError> {
+        let params = [
+            ("copy_pid", Value::Int(load.pid)),
+            ("copy_file", Value::Text(load.file.clone())),
+        ];
         let rows = if in_session {
             self.rows(COPY_ERRORS_SQL, &params)?
         } else {
@@ -1595,13 +1757,7 @@ impl<'a> CopyDay<'a> {
     }
 
     /// Copy one file; how many lines it holds.
-    fn file(
-        &mut self,
-        index: usize,
-        key: &str,
-        size: u64,
-        jsonpaths: &S3Literal,
-    ) -> Result<u64, TaskError> {
+    fn file(&mut self, index: usize, key: &str, jsonpaths: &S3Literal) -> Result<u64, TaskError> {
         let lines = FileLines::read(&self.store.get(key)?, self.layout);
         let mut quarantined: Vec<Malformed> = vec![];
         for (line, reason) in &lines.refused {
@@ -1613,31 +1769,37 @@ impl<'a> CopyDay<'a> {
             return Err(self.budget.error());
         }
 
-        // COPY reads the file, or its copy without the refused lines.
-        let (url, size) = match &lines.cleaned {
-            None => (self.store.url(key), size),
-            Some(bytes) => {
-                let copy_key = format!("{}/{index:05}.json", self.base);
-                self.store.put(&copy_key, bytes)?;
-                (self.store.url(&copy_key), bytes.len() as u64)
-            }
-        };
+        // COPY reads the copy: refused lines emptied, lines numbered.
+        let copy_key = format!("{}/{index:05}.json", self.base);
+        self.store.put(&copy_key, &lines.copy)?;
+        let url = self.store.url(&copy_key);
+        let size = lines.copy.len() as u64;
         let manifest_key = format!("{}/{index:05}.manifest", self.base);
         self.store.put(&manifest_key, &manifest(&url, size))?;
         let copy = self.layout.copy(
             &self.url_of(&manifest_key)?,
             &self.role,
             jsonpaths,
-            self.budget.remaining(),
+            self.budget.maxerror(),
         );
-        let done = match self.wh.block(self.wh.api.run(
-            &copy,
-            vec![],
-            Session::In(self.wh.session.as_deref().unwrap_or_default()),
-        )) {
+        let session = self
+            .wh
+            .tx
+            .borrow()
+            .as_ref()
+            .and_then(|t| t.session.clone())
+            .ok_or_else(|| TaskError::WarehouseError("COPY runs in the task's session".into()))?;
+        let done = match self
+            .wh
+            .block(self.wh.api.run(&copy, vec![], Session::In(&session)))
+        {
             Ok(done) => done,
-            Err(Failure::Statement { error, query_id }) if is_load_failure(&error) => {
-                return Err(self.over_budget(index, key, &lines, &error, query_id));
+            Err(Failure::Statement { error, pid, .. }) if is_load_failure(&error) => {
+                let load = pid.map(|pid| Load {
+                    pid,
+                    file: url.clone(),
+                });
+                return Err(self.over_budget(index, key, &lines, &error, load));
             }
             Err(f) => return Err(classify(&f)),
         };
@@ -1649,7 +1811,11 @@ impl<'a> CopyDay<'a> {
             .and_then(Value::as_i64)
             .unwrap_or(0)
             .max(0) as u64;
-        let errors = self.accounted(key, &lines, loaded, done.query_id)?;
+        let load = done.pid.map(|pid| Load {
+            pid,
+            file: url.clone(),
+        });
+        let errors = self.accounted(key, &lines, loaded, load)?;
         for (line, reason) in &errors {
             let m = self.malformed(index, key, &lines, *line, reason);
             self.budget.add(&m);
@@ -1680,7 +1846,7 @@ impl<'a> CopyDay<'a> {
         key: &str,
         lines: &FileLines,
         loaded: u64,
-        query_id: Option<i64>,
+        load: Option<Load>,
     ) -> Result<Vec<(u64, String)>, TaskError> {
         let refused = lines.refused.len() as u64;
         let mut delays = self.wh.api.config.poll.delays();
@@ -1688,13 +1854,13 @@ impl<'a> CopyDay<'a> {
             if loaded + refused == lines.count {
                 return Ok(vec![]);
             }
-            let Some(query_id) = query_id else {
+            let Some(load) = &load else {
                 return Err(TaskError::WarehouseError(format!(
-                    "COPY of {key} loaded {loaded} of {} lines and the Data API gave no query id to find the others by",
+                    "COPY of {key} loaded {loaded} of {} lines and the Data API gave no process id to find the others by",
                     lines.count
                 )));
             };
-            let errors = self.copy_errors(query_id, true)?;
+            let errors = self.copy_errors(load, true)?;
             let accounted = loaded + refused + errors.len() as u64;
             if accounted == lines.count {
                 return Ok(errors);
@@ -1728,13 +1894,13 @@ impl<'a> CopyDay<'a> {
         key: &str,
         lines: &FileLines,
         copy_error: &str,
-        query_id: Option<i64>,
+        load: Option<Load>,
     ) -> TaskError {
         let mut first = None;
-        if let Some(q) = query_id {
+        if let Some(load) = &load {
             let mut delays = self.wh.api.config.poll.delays();
             for attempt in 1..=ERROR_VIEW_ATTEMPTS {
-                match self.copy_errors(q, false) {
+                match self.copy_errors(load, false) {
                     Ok(errors) if !errors.is_empty() => {
                         first = errors.into_iter().next();
                         break;
@@ -1806,6 +1972,9 @@ impl<'a> CopyDay<'a> {
     }
 }
 
+/// The table of malformed lines.
+const QUARANTINE: &str = "quarantine";
+
 /// `INSERT INTO quarantine` of some rows, and the rows' own parameters
 /// (`line_<i>`, `error_<i>`, `raw_<i>`).
 fn quarantine_insert(rows: &[Malformed]) -> (String, HashMap<String, Value>) {
@@ -1821,7 +1990,8 @@ fn quarantine_insert(rows: &[Malformed]) -> (String, HashMap<String, Value>) {
     }
     (
         format!(
-            "INSERT INTO quarantine (logical_date, source, source_file, line_no, error, \"raw\", run_id)\nVALUES {}",
+            "INSERT INTO {} (logical_date, source, source_file, line_no, error, \"raw\", run_id)\nVALUES {}",
+            transaction::pending_table(QUARANTINE),
             tuples.join(",\n")
         ),
         values,
@@ -1859,7 +2029,7 @@ mod tests {
     };
     use aws_smithy_runtime_api::http::StatusCode;
     use aws_smithy_types::body::SdkBody;
-    use ovom_core::params::{DimMode, LoadParams, Model};
+    use ovom_core::params::{DimMode, Model};
     use ovom_core::ports::{in_transaction, ObjectMeta};
 
     const ROLE: &str = "arn:aws:iam::123456789012:role/ovom-copy";
@@ -2023,6 +2193,7 @@ mod tests {
             let out = DescribeStatementOutput::builder()
                 .id(id)
                 .redshift_query_id(s.plan.query_id)
+                .redshift_pid(PID)
                 .set_session_id(s.session.clone());
             let out = if s.cancelled {
                 out.status(StatusString::Aborted)
@@ -2264,144 +2435,6 @@ mod tests {
     // -- Transactions -----------------------------------------------------------
 
     #[test]
-    fn a_tasks_statements_share_one_session_in_order() {
-        let rt = runtime();
-        let fake = fake(|_| finished());
-        let mut wh = warehouse(&rt, &fake);
-        let p = LoadParams {
-            model: Model::DimDate,
-            mode: Some(DimMode::Merge),
-            logical_date: "2025-03-14".parse().unwrap(),
-            through: None,
-            run_id: "run-1".parse().unwrap(),
-        };
-        ovom_core::tasks::load(&p, &mut wh).unwrap();
-        assert!(!wh.in_transaction());
-
-        let merge = sql::dimension(Dialect::Redshift, Model::DimDate, DimMode::Merge).unwrap();
-        let body: Vec<String> = sql::statements(merge)
-            .into_iter()
-            .map(|s| s.replace("CAST(:all_days AS BOOLEAN)", "CAST(FALSE AS BOOLEAN)"))
-            .collect();
-        let mut expected = vec!["BEGIN".to_owned()];
-        expected.extend(body.iter().cloned());
-        expected.push("COMMIT".to_owned());
-        let sent = executed(&fake);
-        assert_eq!(
-            sent.iter().map(|e| e.sql.clone()).collect::<Vec<_>>(),
-            expected
-        );
-
-        // BEGIN opens the session on the workgroup; everything after runs in it.
-        assert_eq!(sent[0].workgroup.as_deref(), Some("ovom"));
-        assert_eq!(sent[0].database.as_deref(), Some("dev"));
-        assert_eq!(sent[0].keep_alive, Some(60));
-        assert_eq!(sent[0].session, None);
-        for e in &sent[1..] {
-            assert_eq!(e.session.as_deref(), Some(SESSION), "{}", e.sql);
-            assert_eq!(
-                (e.workgroup.as_deref(), e.database.as_deref()),
-                (None, None)
-            );
-        }
-        // Only the names a statement uses: the CREATE uses :logical_date and
-        // :through, the rest nothing (run_id is bound by the task but used by
-        // none).
-        assert_eq!(
-            sent[1].params,
-            params(&[("logical_date", "2025-03-14"), ("through", "2025-03-14")])
-        );
-        assert!(sent[2..].iter().all(|e| e.params.is_empty()));
-        // Each statement was waited for before the next was sent.
-        let order: Vec<String> = calls(&fake)
-            .into_iter()
-            .map(|c| match c {
-                Call::Execute(_) => "execute".to_owned(),
-                Call::Describe(id) => format!("describe {id}"),
-                other => format!("{other:?}"),
-            })
-            .collect();
-        let mut want = vec![];
-        for i in 1..=expected.len() {
-            want.push("execute".to_owned());
-            want.push(format!("describe stmt-{i}"));
-        }
-        assert_eq!(order, want);
-    }
-
-    #[test]
-    fn a_failed_statement_rolls_back_and_is_a_warehouse_error() {
-        let rt = runtime();
-        let fake = fake(|e| {
-            if e.sql.starts_with("DELETE FROM quarantine") {
-                Plan {
-                    outcome: Outcome::Failed("ERROR: column \"source\" does not exist".into()),
-                    ..Plan::default()
-                }
-            } else {
-                finished()
-            }
-        });
-        let mut wh = warehouse(&rt, &fake);
-        let text = sql::file(Dialect::Redshift, "stage/log_data").unwrap();
-        let p = [
-            ("logical_date", Value::Text("2025-03-14".into())),
-            ("through", Value::Text("2025-03-14".into())),
-        ];
-        let err = in_transaction(&mut wh, |wh| wh.execute(text, &p)).unwrap_err();
-        assert!(
-            matches!(&err, TaskError::WarehouseError(m) if m.contains("does not exist")),
-            "{err:?}"
-        );
-        assert_eq!(
-            sqls(&fake),
-            vec![
-                "BEGIN",
-                "-- Before copying the days of log_data: remove what an earlier run staged and\n\
-                 -- recorded for them.\n\
-                 DELETE FROM staging_bloodtest WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE)",
-                "DELETE FROM quarantine WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE) AND source = 'log_data'",
-                "ROLLBACK",
-            ]
-        );
-        let sent = executed(&fake);
-        assert_eq!(sent[3].session.as_deref(), Some(SESSION));
-        assert_eq!(
-            sent[1].params,
-            params(&[("logical_date", "2025-03-14"), ("through", "2025-03-14")])
-        );
-        assert!(!wh.in_transaction());
-    }
-
-    #[test]
-    fn statements_outside_a_transaction_are_sessionless_or_a_transaction_of_their_own() {
-        let rt = runtime();
-        let fake = fake(|_| finished());
-        let mut wh = warehouse(&rt, &fake);
-        wh.execute("CREATE TABLE IF NOT EXISTS t (a INTEGER)", &[])
-            .unwrap();
-        wh.execute("CREATE TEMP TABLE x AS SELECT 1 AS a; DROP TABLE x", &[])
-            .unwrap();
-        let sent = executed(&fake);
-        assert_eq!(
-            sent.iter().map(|e| e.sql.as_str()).collect::<Vec<_>>(),
-            vec![
-                "CREATE TABLE IF NOT EXISTS t (a INTEGER)",
-                "BEGIN",
-                "CREATE TEMP TABLE x AS SELECT 1 AS a",
-                "DROP TABLE x",
-                "COMMIT"
-            ]
-        );
-        assert_eq!(sent[0].session, None);
-        assert_eq!(sent[0].workgroup.as_deref(), Some("ovom"));
-        assert_eq!(sent[0].keep_alive, None);
-        assert!(sent[2..]
-            .iter()
-            .all(|e| e.session.as_deref() == Some(SESSION)));
-    }
-
-    #[test]
     fn begin_twice_and_commit_without_begin_are_errors() {
         let rt = runtime();
         let fake = fake(|_| finished());
@@ -2410,8 +2443,9 @@ mod tests {
         wh.begin().unwrap();
         assert!(matches!(wh.begin(), Err(TaskError::WarehouseError(_))));
         wh.rollback().unwrap();
-        wh.rollback().unwrap(); // nothing open: nothing sent
-        assert_eq!(sqls(&fake), vec!["BEGIN", "ROLLBACK"]);
+        wh.rollback().unwrap();
+        // A transaction is a batch sent at commit: nothing was sent.
+        assert!(calls(&fake).is_empty());
     }
 
     #[test]
@@ -2677,6 +2711,7 @@ mod tests {
         let statement = |error: &str| Failure::Statement {
             error: error.into(),
             query_id: Some(1),
+            pid: Some(1073),
         };
         let cases = [
             (
@@ -2793,9 +2828,6 @@ mod tests {
         fn text(&self, key: &str) -> String {
             String::from_utf8(self.objects.lock().unwrap()[key].clone()).unwrap()
         }
-        fn has(&self, key: &str) -> bool {
-            self.objects.lock().unwrap().contains_key(key)
-        }
         fn meta(&self, key: &str) -> ObjectMeta {
             ObjectMeta {
                 key: key.into(),
@@ -2854,6 +2886,14 @@ mod tests {
     const MALFORMED: &str = r#"{"test_id": "bt-00000002", "ap_hi": "high"}"#;
     const LOAD_FAILED: &str = "Load into table 'ovom_copy_log_data' failed. Check 'sys_load_error_detail' system table for details.";
 
+    /// The process every statement of the fake runs in (`RedshiftPid`).
+    const PID: i64 = 4242;
+
+    /// The URL of the copy COPY reads of a day's file `index`.
+    fn copy_url(index: usize) -> String {
+        format!("s3://ovom-data/export/manifests/log_data/2025-03-14/run-1/{index:05}.json")
+    }
+
     fn request(store: &MemStore, files: &[&str], max_errors: u32) -> CopyRequest {
         CopyRequest {
             source: Source::LogData,
@@ -2906,11 +2946,12 @@ mod tests {
             } else if sql.starts_with("SELECT COUNT(*) FROM ovom_copy_log_data") {
                 count(counts.next().unwrap())
             } else if sql == COPY_ERRORS_SQL {
-                match e.params.as_slice() {
-                    [(n, v)] if n == "copy_query_id" && v == "101" => {
-                        error_rows(&[(3, "ts", "Invalid timestamp format or value")])
-                    }
-                    _ => error_rows(&[]),
+                let mut p = e.params.clone();
+                p.sort();
+                if p == params(&[("copy_file", &copy_url(0)), ("copy_pid", "4242")]) {
+                    error_rows(&[(3, "ts", "Invalid timestamp format or value")])
+                } else {
+                    error_rows(&[])
                 }
             } else {
                 finished()
@@ -2936,7 +2977,11 @@ mod tests {
         ]);
         let mut wh = warehouse(&rt, &fake);
         let req = request(&store, &[PART0, PART1], 10);
-        let lines = in_transaction(&mut wh, |wh| wh.copy_day(&req, &store)).unwrap();
+        // The day's rows wait in the session; the batch is the commit's
+        // (the real server's tests send it).
+        wh.begin().unwrap();
+        let lines = wh.copy_day(&req, &store).unwrap();
+        wh.rollback().unwrap();
         assert_eq!(lines, 6);
 
         // The day's jsonpaths and one manifest per file, beside each other.
@@ -2945,16 +2990,26 @@ mod tests {
             serde_json::from_str(&store.text(&format!("{base}/jsonpaths.json"))).unwrap();
         assert_eq!(jsonpaths["jsonpaths"][0], "$['test_id']");
         assert_eq!(jsonpaths["jsonpaths"][16], "$['cardio']");
-        assert_eq!(jsonpaths["jsonpaths"].as_array().unwrap().len(), 17);
-        // Part 0 holds a line the contract refuses: COPY reads a copy of it
-        // with that line emptied. Part 1's blank line needs no copy.
+        assert_eq!(jsonpaths["jsonpaths"][17], "$['ovom_line_no']");
+        assert_eq!(jsonpaths["jsonpaths"].as_array().unwrap().len(), 18);
+        // COPY reads a copy of each file: refused lines emptied, records
+        // numbered.
         let copy0 = format!("{base}/00000.json");
         assert_eq!(
             store.text(&copy0),
-            format!("{}\n\n{}\n{}\n", test_line(1), test_line(3), test_line(5))
+            format!(
+                "{}\n\n{}\n{}\n",
+                numbered_line(&test_line(1), 1),
+                numbered_line(&test_line(3), 3),
+                numbered_line(&test_line(5), 4)
+            )
         );
-        assert!(!store.has(&format!("{base}/00001.json")));
-        for (i, copied) in [copy0.as_str(), PART1].into_iter().enumerate() {
+        let copy1 = format!("{base}/00001.json");
+        assert_eq!(
+            store.text(&copy1),
+            format!("{}\n\n", numbered_line(&test_line(4), 1))
+        );
+        for (i, copied) in [copy0.as_str(), copy1.as_str()].into_iter().enumerate() {
             let m: serde_json::Value =
                 serde_json::from_str(&store.text(&format!("{base}/{i:05}.manifest"))).unwrap();
             assert_eq!(
@@ -2990,30 +3045,39 @@ mod tests {
         assert_eq!(
             texts,
             vec![
-                "BEGIN",
+                "CREATE TEMP TABLE ovom_pending_staging_bloodtest (LIKE staging_bloodtest)",
+                "CREATE TEMP TABLE ovom_pending_quarantine (LIKE quarantine)",
                 &layout.create_temp(),
-                // Part 0: the budget less the refused line; COPY rejects one.
-                &copy(0, 9),
+                // Part 0: the budget less the refused line, plus one (a load
+                // fails when its errors reach MAXERROR); COPY rejects one.
+                &copy(0, 10),
                 "SELECT COUNT(*) FROM ovom_copy_log_data",
                 COPY_ERRORS_SQL,
                 &layout.insert_staging(),
                 "DELETE FROM ovom_copy_log_data",
                 &quarantine_two,
                 // Part 1: the budget less part 0's two lines and the blank one.
-                &copy(1, 7),
+                &copy(1, 8),
                 "SELECT COUNT(*) FROM ovom_copy_log_data",
                 &layout.insert_staging(),
                 "DELETE FROM ovom_copy_log_data",
                 &quarantine_one.replace(":raw_0", "''"),
                 "DROP TABLE ovom_copy_log_data",
-                "COMMIT",
             ]
         );
+        // The first statement opens the task's session; the rest run in it.
+        assert_eq!(sent[0].keep_alive, Some(60));
+        assert_eq!(sent[0].workgroup.as_deref(), Some("ovom"));
         assert!(sent[1..]
             .iter()
             .all(|e| e.session.as_deref() == Some(SESSION)));
-        assert!(sent[2].params.is_empty(), "COPY takes no parameters");
-        assert_eq!(sent[4].params, params(&[("copy_query_id", "101")]));
+        assert!(sent[3].params.is_empty(), "COPY takes no parameters");
+        let mut lookup = sent[5].params.clone();
+        lookup.sort();
+        assert_eq!(
+            lookup,
+            params(&[("copy_file", &copy_url(0)), ("copy_pid", "4242")])
+        );
         let lineage = |file: &str| {
             let mut p = params(&[
                 ("logical_date", "2025-03-14"),
@@ -3028,8 +3092,8 @@ mod tests {
             p.sort();
             p
         };
-        assert_eq!(sorted(&sent[5]), lineage(PART0));
-        assert_eq!(sorted(&sent[10]), lineage(PART1));
+        assert_eq!(sorted(&sent[6]), lineage(PART0));
+        assert_eq!(sorted(&sent[11]), lineage(PART1));
 
         // The refused line: its text, and the contract's reason; the line
         // COPY rejected: its text, and Redshift's reason.
@@ -3049,7 +3113,7 @@ mod tests {
             ("run_id", "run-1"),
         ]);
         q0.sort();
-        assert_eq!(sorted(&sent[7]), q0);
+        assert_eq!(sorted(&sent[8]), q0);
         // The blank line: no raw parameter (an empty value is written as '').
         let mut q1 = params(&[
             ("logical_date", "2025-03-14"),
@@ -3060,7 +3124,7 @@ mod tests {
             ("run_id", "run-1"),
         ]);
         q1.sort();
-        assert_eq!(sorted(&sent[12]), q1);
+        assert_eq!(sorted(&sent[13]), q1);
     }
 
     #[test]
@@ -3090,6 +3154,7 @@ mod tests {
         let mut wh = warehouse(&rt, &fake);
         let req = request(&store, &[PART0], 0);
         let err = in_transaction(&mut wh, |wh| wh.copy_day(&req, &store)).unwrap_err();
+        assert!(!wh.in_transaction());
         let reason = "city: String length exceeds DDL length";
         match err {
             TaskError::MalformedInput {
@@ -3103,14 +3168,22 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let sent = executed(&fake);
-        assert!(sent[2].sql.contains("MAXERROR 0"), "{}", sent[2].sql);
-        // The load errors are read outside the aborted transaction.
+        let copy = sent.iter().find(|e| e.sql.starts_with("COPY")).unwrap();
+        assert!(copy.sql.contains("MAXERROR 1"), "strict: {}", copy.sql);
+        // The load errors are read on their own, by the COPY's process and file.
         let lookup = sent.iter().find(|e| e.sql == COPY_ERRORS_SQL).unwrap();
         assert_eq!(lookup.session, None);
         assert_eq!(lookup.workgroup.as_deref(), Some("ovom"));
-        assert_eq!(lookup.params, params(&[("copy_query_id", "77")]));
-        assert_eq!(sent.last().unwrap().sql, "ROLLBACK");
-        assert!(!sent.iter().any(|e| e.sql == "COMMIT"));
+        let mut p = lookup.params.clone();
+        p.sort();
+        assert_eq!(
+            p,
+            params(&[("copy_file", &copy_url(0)), ("copy_pid", "4242")])
+        );
+        // Nothing is written to a table of the warehouse before a commit.
+        assert!(!sent
+            .iter()
+            .any(|e| e.sql.starts_with("INSERT INTO staging")));
     }
 
     #[test]
@@ -3184,27 +3257,35 @@ mod tests {
         }
         let sent = sqls(&fake);
         assert!(!sent.iter().any(|s| s.starts_with("COPY")), "{sent:?}");
-        assert_eq!(sent.last().map(String::as_str), Some("ROLLBACK"));
+        assert!(!wh.in_transaction());
+    }
+
+    /// A record as the copy COPY reads holds it: numbered after the brace.
+    fn numbered_line(line: &str, n: u64) -> String {
+        format!("{{\"ovom_line_no\":{n},{}", &line[1..])
     }
 
     #[test]
-    fn copy_reads_the_file_unless_a_refused_line_or_a_byte_order_mark_needs_a_copy() {
+    fn the_copy_empties_refused_lines_and_numbers_every_record() {
         let layout = Layout::of(Source::LogData);
         let (a, b) = (test_line(1), test_line(2));
-        // Blank lines and CRLF line ends: COPY reads the file as it is.
+        // Blank lines and CRLF line ends: blanks stay blank, records numbered.
         let plain = FileLines::read(format!("{a}\r\n\r\n \t\n{b}").as_bytes(), layout);
         assert_eq!(plain.count, 4);
         assert_eq!(
             plain.refused,
             vec![(2, "empty line".to_owned()), (3, "empty line".to_owned())]
         );
-        assert!(plain.cleaned.is_none());
-        // A byte-order mark: a copy without it.
+        assert_eq!(
+            String::from_utf8(plain.copy).unwrap(),
+            format!("{}\n\n\n{}\n", numbered_line(&a, 1), numbered_line(&b, 4))
+        );
+        // A byte-order mark: gone from the copy.
         let bom = FileLines::read(format!("\u{FEFF}{a}\r\n{b}\r\n").as_bytes(), layout);
         assert!(bom.refused.is_empty());
         assert_eq!(
-            bom.cleaned.as_deref(),
-            Some(format!("{a}\n{b}\n").as_bytes())
+            String::from_utf8(bom.copy).unwrap(),
+            format!("{}\n{}\n", numbered_line(&a, 1), numbered_line(&b, 2))
         );
         // Refused lines emptied in place, the other lines keep their numbers;
         // a form feed is not JSON whitespace.
@@ -3220,9 +3301,25 @@ mod tests {
             bad.refused
         );
         assert_eq!(
-            bad.cleaned.as_deref(),
-            Some(format!("\n\n\n\n{b}\n").as_bytes())
+            String::from_utf8(bad.copy).unwrap(),
+            format!("\n\n\n\n{}\n", numbered_line(&b, 5))
         );
+    }
+
+    #[test]
+    fn a_record_with_a_member_named_like_the_line_number_gets_the_real_number() {
+        let layout = Layout::of(Source::LogData);
+        let spoof = test_line(1).replacen('{', "{\"ovom_line_no\":99,", 1);
+        let lines = FileLines::read(format!("{}\n{spoof}\n", test_line(2)).as_bytes(), layout);
+        assert!(lines.refused.is_empty(), "{:?}", lines.refused);
+        let copy = String::from_utf8(lines.copy).unwrap();
+        let second: serde_json::Value = serde_json::from_str(copy.lines().nth(1).unwrap()).unwrap();
+        assert_eq!(second["ovom_line_no"], 2);
+        assert_eq!(
+            second["test_id"],
+            serde_json::from_str::<serde_json::Value>(&test_line(1)).unwrap()["test_id"]
+        );
+        assert_eq!(copy.matches("ovom_line_no").count(), 2);
     }
 
     #[test]
@@ -3482,7 +3579,7 @@ mod tests {
     /// this module renders them for a sample day.
     #[test]
     fn the_sqlglot_check_holds_the_adapters_statements() {
-        let script = include_str!("../../../tests/offline/sqlglot_check.py");
+        let script = include_str!("../../../../tests/offline/sqlglot_check.py");
         let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
         let script = flat(script);
         let sample = |source: &str| {
@@ -3510,6 +3607,15 @@ mod tests {
             statements.push(layout.insert_staging());
         }
         statements.extend([TEST_LAYOUT.count(), TEST_LAYOUT.clear(), TEST_LAYOUT.drop()]);
+        for table in [
+            "staging_bloodtest",
+            "staging_patient",
+            QUARANTINE,
+            "stage_audit",
+        ] {
+            statements.push(transaction::create_pending(table));
+            statements.push(transaction::move_pending(table));
+        }
         for stmt in statements {
             assert!(
                 script.contains(&flat(&stmt)),

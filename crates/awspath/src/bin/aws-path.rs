@@ -1,0 +1,145 @@
+//! `aws-path`: load a data root through the AWS path, offline.
+//!
+//! ```text
+//! aws-path --data DIR [--date D | --from D1 --to D2 [--range]] [--keep PGDIR]
+//! ```
+//!
+//! Starts PostgreSQL, moto's S3 and the Data API test server, uploads the
+//! data root, runs the daily state machine over the Lambda functions' code
+//! (each day in order, or the days as one range execution with `--range`),
+//! and prints the run's summary. With `--keep`, the PostgreSQL server is left
+//! running on its folder, the warehouse's tables under their own names, for
+//! `psql`.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use ovom_awspath::{days_of, input, AwsPath};
+
+struct Args {
+    data: PathBuf,
+    from: Option<String>,
+    to: Option<String>,
+    range: bool,
+    keep: Option<PathBuf>,
+}
+
+const USAGE: &str =
+    "usage: aws-path --data DIR [--date D | --from D1 --to D2 [--range]] [--keep PGDIR]";
+
+fn args() -> Result<Args> {
+    let mut a = Args {
+        data: PathBuf::new(),
+        from: None,
+        to: None,
+        range: false,
+        keep: None,
+    };
+    let mut data = None;
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || {
+            it.next()
+                .with_context(|| format!("{flag} needs a value\n{USAGE}"))
+        };
+        match flag.as_str() {
+            "--data" => data = Some(PathBuf::from(value()?)),
+            "--date" => {
+                let d = value()?;
+                a.from = Some(d.clone());
+                a.to = Some(d);
+            }
+            "--from" => a.from = Some(value()?),
+            "--to" => a.to = Some(value()?),
+            "--range" => a.range = true,
+            "--keep" => a.keep = Some(PathBuf::from(value()?)),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?}\n{USAGE}"),
+        }
+    }
+    a.data = data.with_context(|| format!("--data is required\n{USAGE}"))?;
+    if a.from.is_some() != a.to.is_some() {
+        bail!("--from and --to go together\n{USAGE}");
+    }
+    Ok(a)
+}
+
+fn main() -> Result<()> {
+    let a = args()?;
+    let mut days = days_of(&a.data)?;
+    if let (Some(from), Some(to)) = (&a.from, &a.to) {
+        let (from, to): (chrono::NaiveDate, chrono::NaiveDate) = (
+            from.parse().with_context(|| format!("--from {from:?}"))?,
+            to.parse().with_context(|| format!("--to {to:?}"))?,
+        );
+        days = from.iter_days().take_while(|d| *d <= to).collect();
+    }
+    let (Some(first), Some(last)) = (days.first().copied(), days.last().copied()) else {
+        bail!("{} holds no day folder", a.data.display());
+    };
+    let path = AwsPath::start(a.keep.as_deref())?;
+    let files = path.upload(&a.data)?;
+    eprintln!("uploaded {files} files; loading {first} … {last}");
+    let mut failed = 0;
+    let runs: Vec<(String, serde_json::Value)> = if a.range {
+        let (f, l) = (first.to_string(), last.to_string());
+        vec![(format!("range-{f}-{l}"), input(&f, Some(&l)))]
+    } else {
+        days.iter()
+            .map(|d| (format!("day-{d}"), input(&d.to_string(), None)))
+            .collect()
+    };
+    for (name, input) in runs {
+        if let Err(f) = path.execute(&name, input) {
+            failed += 1;
+            eprintln!("{name} failed in {}: {}: {}", f.state, f.error, f.cause);
+        }
+    }
+    let stats = path.dataapi.stats()?;
+    println!(
+        "days {first} … {last}: {} executions, {failed} failed",
+        if a.range { 1 } else { days.len() }
+    );
+    for (label, sql) in [
+        ("fact_bloodtest", "SELECT COUNT(*) FROM fact_bloodtest"),
+        ("rejects", "SELECT COUNT(*) FROM rejects"),
+        ("duplicates", "SELECT COUNT(*) FROM duplicates"),
+        ("quarantine", "SELECT COUNT(*) FROM quarantine"),
+        ("dim_patient", "SELECT COUNT(*) FROM dim_patient"),
+        ("dim_doctor", "SELECT COUNT(*) FROM dim_doctor"),
+        ("dim_lab", "SELECT COUNT(*) FROM dim_lab"),
+        ("dim_date", "SELECT COUNT(*) FROM dim_date"),
+    ] {
+        println!("  {label:<15} {:>8}", path.query(sql)?[0][0]);
+    }
+    for row in path.query("SELECT reason, COUNT(*) FROM rejects GROUP BY reason ORDER BY reason")? {
+        println!("  rejected {:<22} {:>6}", row[0], row[1]);
+    }
+    println!(
+        "Data API: {} calls ({}), {} statements, {} COPYs, {:.0} ms in PostgreSQL",
+        stats["calls"]
+            .as_object()
+            .map(|c| c.values().filter_map(|v| v.as_u64()).sum::<u64>())
+            .unwrap_or(0),
+        stats["calls"],
+        stats["statements"],
+        stats["copies"],
+        stats["server_ms"].as_f64().unwrap_or(0.0)
+    );
+    if a.keep.is_some() {
+        println!("PostgreSQL is left running: {}", path.pg.psql_command());
+        println!(
+            "stop it with: pg_ctl -D {}/data stop",
+            path.pg.dir().display()
+        );
+        let AwsPath { pg, .. } = path;
+        pg.leave_running();
+    }
+    if failed > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
+}

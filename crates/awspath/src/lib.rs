@@ -1,0 +1,373 @@
+//! The AWS path of OVŌM's warehouse, executed offline.
+//!
+//! What a deployment runs, minus AWS: `statemachine/pipeline.asl.json`,
+//! interpreted by `ovom-asl`, invokes the code each Lambda function runs
+//! ([`ovom_aws::lambda::Task::run`], its error mapped to the Lambda error
+//! type by [`ovom_aws::lambda::diagnostic`]) over the Redshift Data API and
+//! S3 adapters, whose SDK clients talk to
+//!
+//! * the Data API test server (`tests/dataapi/`), which runs every
+//!   statement on a real PostgreSQL server and implements COPY from S3, and
+//! * moto's S3 server, holding the data root.
+//!
+//! Test-only, as moto is: the tests use it to compare the AWS path with the
+//! embedded one, and `tests/offline/aws-path.sh` (the `aws-path` binary)
+//! loads any data root through it and leaves the PostgreSQL database on
+//! disk for `psql`.
+
+pub mod servers;
+
+#[allow(dead_code)]
+#[path = "../../aws/tests/moto/mod.rs"]
+mod moto;
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use aws_sdk_redshiftdata::types::{Field, StatusString};
+use ovom_asl::{
+    Clock, ExecutionFailure, Executor, ManualClock, NoopObserver, Observer, StateMachine,
+    StateRecord, TaskFailure, TaskHandler,
+};
+use ovom_aws::lambda::{diagnostic, Task};
+use ovom_aws::redshift::{PollBackoff, RedshiftConfig, RedshiftWarehouse, Target};
+use ovom_aws::s3::{DataRoot, S3Store};
+use ovom_core::handler::TaskKind;
+use serde_json::Value;
+
+pub use servers::{DataApi, Moto, Postgres};
+
+/// The daily state machine, as deployed.
+pub const DEFINITION: &str = include_str!("../../../statemachine/pipeline.asl.json");
+
+/// The test deployment's names.
+pub const BUCKET: &str = "ovom-export";
+pub const PREFIX: &str = "ehr";
+pub const WORKGROUP: &str = "ovom";
+pub const COPY_ROLE: &str = "arn:aws:iam::123456789012:role/ovom-copy";
+
+/// A Lambda function ARN of the test deployment.
+pub fn function_arn(kind: TaskKind) -> String {
+    format!(
+        "arn:aws:lambda:us-east-1:123456789012:function:ovom-{}",
+        kind.name()
+    )
+}
+
+/// The three functions' code, each with the clients its container builds
+/// once, as the deployed functions have.
+pub struct Lambdas {
+    tasks: Vec<(String, Task<RedshiftWarehouse, S3Store>)>,
+}
+
+impl TaskHandler for Lambdas {
+    fn invoke(&self, resource: &str, input: &Value, _ctx: &Value) -> Result<Value, TaskFailure> {
+        let Some((_, task)) = self.tasks.iter().find(|(arn, _)| arn == resource) else {
+            return Err(TaskFailure::new(
+                "Lambda.ResourceNotFoundException",
+                format!("no function {resource}"),
+            ));
+        };
+        task.run(input).map_err(|e| {
+            let d = diagnostic(&e);
+            TaskFailure::new(d.error_type, d.error_message)
+        })
+    }
+}
+
+/// The AWS path on its servers.
+pub struct AwsPath {
+    // Dropped in this order: the clients' runtime, then the servers.
+    pub lambdas: Lambdas,
+    machine: StateMachine,
+    runtime: tokio::runtime::Runtime,
+    data_api: aws_sdk_redshiftdata::Client,
+    s3: aws_sdk_s3::Client,
+    pub dataapi: DataApi,
+    pub moto: Moto,
+    pub pg: Postgres,
+}
+
+impl AwsPath {
+    /// Start PostgreSQL (in `pg_dir`, kept, or a temporary folder), moto
+    /// with the export bucket, and the Data API test server; build the
+    /// functions' clients.
+    pub fn start(pg_dir: Option<&Path>) -> Result<Self> {
+        let pg = Postgres::start(pg_dir)?;
+        let moto = Moto::start();
+        let dataapi = DataApi::start(&pg, &moto.endpoint())?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let s3 = moto.client();
+        runtime
+            .block_on(s3.create_bucket().bucket(BUCKET).send())
+            .context("creating the export bucket on moto")?;
+        let data_api = data_api_client(&dataapi.endpoint());
+        let subs = TaskKind::ALL
+            .iter()
+            .map(|k| (k.substitution().to_owned(), function_arn(*k)))
+            .collect();
+        let machine = StateMachine::from_json_with_substitutions(DEFINITION, &subs)
+            .context("parsing the state machine")?;
+        let root = DataRoot::parse(&format!("s3://{BUCKET}/{PREFIX}"))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut config = RedshiftConfig::new(
+            Target::Workgroup(WORKGROUP.into()),
+            Postgres::DATABASE,
+            COPY_ROLE,
+        );
+        config.poll = PollBackoff {
+            initial: Duration::from_millis(2),
+            max: Duration::from_millis(50),
+        };
+        let tasks = TaskKind::ALL
+            .iter()
+            .map(|k| {
+                let wh = RedshiftWarehouse::try_new(
+                    data_api.clone(),
+                    config.clone(),
+                    runtime.handle().clone(),
+                )?;
+                let store = S3Store::new(s3.clone(), root.clone(), runtime.handle().clone());
+                Ok((function_arn(*k), Task::new(*k, wh, store)))
+            })
+            .collect::<Result<Vec<_>, ovom_aws::redshift::ConfigError>>()?;
+        Ok(Self {
+            lambdas: Lambdas { tasks },
+            machine,
+            runtime,
+            data_api,
+            s3,
+            dataapi,
+            moto,
+            pg,
+        })
+    }
+
+    /// Upload every file under a local data root to the bucket's prefix;
+    /// how many.
+    pub fn upload(&self, data: &Path) -> Result<usize> {
+        let mut files = vec![];
+        collect(data, data, &mut files)?;
+        for (rel, path) in &files {
+            let body = std::fs::read(path)?;
+            self.runtime
+                .block_on(
+                    self.s3
+                        .put_object()
+                        .bucket(BUCKET)
+                        .key(format!("{PREFIX}/{rel}"))
+                        .body(body.into())
+                        .send(),
+                )
+                .with_context(|| format!("uploading {rel}"))?;
+        }
+        Ok(files.len())
+    }
+
+    /// Run one execution of the daily state machine.
+    pub fn execute(&self, name: &str, input: Value) -> Result<Value, ExecutionFailure> {
+        self.execute_with(name, input, &self.lambdas, &NoopObserver)
+    }
+
+    /// Run one execution with another task handler (one that injects
+    /// faults in front of the functions) and observer.
+    pub fn execute_with(
+        &self,
+        name: &str,
+        input: Value,
+        handler: &dyn TaskHandler,
+        observer: &dyn Observer,
+    ) -> Result<Value, ExecutionFailure> {
+        let clock = clock();
+        Executor::new(&self.machine, handler, &clock as &dyn Clock, observer)
+            .with_execution_name(name)
+            .run(input)
+    }
+
+    /// Run one execution, recording every state it ran.
+    pub fn execute_recorded(
+        &self,
+        name: &str,
+        input: Value,
+        handler: &dyn TaskHandler,
+    ) -> (Result<Value, ExecutionFailure>, Vec<StateRecord>) {
+        let recorder = Recorder::default();
+        let result = self.execute_with(name, input, handler, &recorder);
+        (result, recorder.records.into_inner())
+    }
+
+    /// Redrive an execution from `state` with that state's input.
+    pub fn redrive(
+        &self,
+        name: &str,
+        state: &str,
+        input: Value,
+    ) -> Result<Value, ExecutionFailure> {
+        let clock = clock();
+        Executor::new(
+            &self.machine,
+            &self.lambdas,
+            &clock as &dyn Clock,
+            &NoopObserver,
+        )
+        .with_execution_name(name)
+        .run_from(state, input)
+    }
+
+    /// Every row of a query, each value as text (`NULL` for null), through
+    /// the Data API without a session.
+    pub fn query(&self, sql: &str) -> Result<Vec<Vec<String>>> {
+        self.runtime.block_on(query(&self.data_api, sql))
+    }
+}
+
+/// Every state an execution ran, as the interpreter reports them.
+#[derive(Default)]
+struct Recorder {
+    records: std::cell::RefCell<Vec<StateRecord>>,
+}
+
+impl Observer for Recorder {
+    fn state_exited(&self, record: &StateRecord) {
+        self.records.borrow_mut().push(record.clone());
+    }
+}
+
+/// The top-level state whose error failed an execution (a Task or a
+/// Parallel, not the Fail state a Catch routed it to), with its input:
+/// where Step Functions redrives it from.
+pub fn failed_state(records: &[StateRecord]) -> Option<(String, Value)> {
+    records
+        .iter()
+        .rev()
+        .find(|r| {
+            r.error.is_some()
+                && !r.path.contains('/')
+                && !matches!(r.state_type.as_str(), "Fail" | "Pass")
+        })
+        .map(|r| (r.name.clone(), r.input.clone()))
+}
+
+fn clock() -> ManualClock {
+    ManualClock::new(chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 1, 1, 0, 0, 0).unwrap())
+}
+
+/// A Data API client of the test server, with static test credentials.
+pub fn data_api_client(endpoint: &str) -> aws_sdk_redshiftdata::Client {
+    use aws_sdk_redshiftdata::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_redshiftdata::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "ovom-tests",
+        ))
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_redshiftdata::Client::from_conf(config)
+}
+
+async fn query(client: &aws_sdk_redshiftdata::Client, sql: &str) -> Result<Vec<Vec<String>>> {
+    let id = client
+        .execute_statement()
+        .sql(sql)
+        .database(Postgres::DATABASE)
+        .workgroup_name(WORKGROUP)
+        .send()
+        .await?
+        .id
+        .context("no statement id")?;
+    loop {
+        let d = client.describe_statement().id(&id).send().await?;
+        match d.status() {
+            Some(StatusString::Finished) => break,
+            Some(StatusString::Failed | StatusString::Aborted) => {
+                bail!("{sql}: {}", d.error.unwrap_or_default())
+            }
+            _ => tokio::time::sleep(Duration::from_millis(5)).await,
+        }
+    }
+    let mut rows = vec![];
+    let mut token = None;
+    loop {
+        let page = client
+            .get_statement_result()
+            .id(&id)
+            .set_next_token(token.take())
+            .send()
+            .await?;
+        for record in page.records() {
+            rows.push(record.iter().map(text).collect());
+        }
+        match page.next_token {
+            Some(t) if !t.is_empty() => token = Some(t),
+            _ => return Ok(rows),
+        }
+    }
+}
+
+fn text(f: &Field) -> String {
+    match f {
+        Field::IsNull(_) => "NULL".into(),
+        Field::BooleanValue(b) => b.to_string(),
+        Field::LongValue(i) => i.to_string(),
+        Field::DoubleValue(x) => x.to_string(),
+        Field::StringValue(s) => s.clone(),
+        _ => "?".into(),
+    }
+}
+
+fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, std::path::PathBuf)>) -> Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let path = e.path();
+        if path.is_dir() {
+            collect(root, &path, out)?;
+        } else if path.is_file() {
+            let rel = path
+                .strip_prefix(root)?
+                .to_string_lossy()
+                .replace('\\', "/");
+            out.push((rel, path));
+        }
+    }
+    Ok(())
+}
+
+/// The days that hold files under a local data root (`<source>/YYYY/MM/DD/`),
+/// in order.
+pub fn days_of(data: &Path) -> Result<Vec<chrono::NaiveDate>> {
+    let mut files = vec![];
+    collect(data, data, &mut files)?;
+    let mut days: Vec<chrono::NaiveDate> = files
+        .iter()
+        .filter_map(|(rel, _)| {
+            let parts: Vec<&str> = rel.split('/').collect();
+            (parts.len() == 5)
+                .then(|| format!("{}-{}-{}", parts[1], parts[2], parts[3]))
+                .and_then(|d| d.parse().ok())
+        })
+        .collect();
+    days.sort();
+    days.dedup();
+    Ok(days)
+}
+
+/// The state machine input of one day, or of a range, with the defaults.
+pub fn input(from: &str, through: Option<&str>) -> Value {
+    let mut v = serde_json::json!({ "logical_date": from, "dim_mode": "merge", "strict": false });
+    if let Some(t) = through.filter(|t| *t != from) {
+        v["through"] = t.into();
+    }
+    v
+}
