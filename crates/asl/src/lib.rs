@@ -101,4 +101,4 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use definition::StateMachine;
 pub use error::{names as error_names, DefinitionError, ExecutionFailure, TaskFailure};
 pub use executor::{Executor, TaskHandler};
-pub use observer::{NoopObserver, Observer, StateRecord};
+pub use observer::{failed_top_level_state, NoopObserver, Observer, StateRecord};

@@ -35,6 +35,17 @@ pub struct StateRecord {
     pub caught: bool,
 }
 
+/// The top-level state whose error failed an execution, among its records:
+/// a Task, Parallel or Map, not the Fail (or Pass) state a Catch routed the
+/// error to. Where a redrive resumes, with that record's input.
+pub fn failed_top_level_state(records: &[StateRecord]) -> Option<&StateRecord> {
+    records.iter().rev().find(|r| {
+        r.error.is_some()
+            && !r.path.contains('/')
+            && !matches!(r.state_type.as_str(), "Fail" | "Pass")
+    })
+}
+
 /// Hooks called as states run. Every state run (branches and Map items
 /// included) is entered once and exited once; states inside a Parallel or a
 /// Map exit before it.

@@ -241,15 +241,7 @@ impl Observer for Recorder {
 /// Parallel, not the Fail state a Catch routed it to), with its input:
 /// where Step Functions redrives it from.
 pub fn failed_state(records: &[StateRecord]) -> Option<(String, Value)> {
-    records
-        .iter()
-        .rev()
-        .find(|r| {
-            r.error.is_some()
-                && !r.path.contains('/')
-                && !matches!(r.state_type.as_str(), "Fail" | "Pass")
-        })
-        .map(|r| (r.name.clone(), r.input.clone()))
+    ovom_asl::failed_top_level_state(records).map(|r| (r.name.clone(), r.input.clone()))
 }
 
 fn clock() -> ManualClock {

@@ -341,14 +341,7 @@ impl Pipeline {
         };
         let records = recorder.records.into_inner();
         let failed_state = result.as_ref().err().map(|f| {
-            records
-                .iter()
-                .rev()
-                .find(|r| {
-                    r.error.is_some()
-                        && !r.path.contains('/')
-                        && !matches!(r.state_type.as_str(), "Fail" | "Pass")
-                })
+            ovom_asl::failed_top_level_state(&records)
                 .map_or_else(|| f.state.clone(), |r| r.name.clone())
         });
         let (status, error, cause) = match &result {

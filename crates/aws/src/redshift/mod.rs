@@ -953,9 +953,33 @@ fn parameter_text(v: &Value) -> String {
 /// parameter, or inlined (see [`inline`]). A placeholder without a value is
 /// an error, as with the embedded warehouse.
 fn bind<'v>(stmt: &str, value_of: impl Fn(&str) -> Option<&'v Value>) -> Result<Bound, TaskError> {
-    let mut sql = String::with_capacity(stmt.len());
     let mut parameters = vec![];
     let mut seen = HashSet::new();
+    let sql = substitute(stmt, value_of, |name, value| {
+        if seen.insert(name.to_owned()) {
+            parameters.push(
+                SqlParameter::builder()
+                    .name(name)
+                    .value(parameter_text(value))
+                    .build()
+                    .map_err(|e| TaskError::WarehouseError(e.to_string()))?,
+            );
+        }
+        Ok(name.to_owned())
+    })?;
+    Ok(Bound { sql, parameters })
+}
+
+/// A statement with each placeholder's value written in place when it
+/// carries no data ([`inline`]), else as the parameter name `bound` gives
+/// it (called with the placeholder's name and value). A placeholder without
+/// a value is an error.
+fn substitute<'v>(
+    stmt: &str,
+    value_of: impl Fn(&str) -> Option<&'v Value>,
+    mut bound: impl FnMut(&str, &'v Value) -> Result<String, TaskError>,
+) -> Result<String, TaskError> {
+    let mut sql = String::with_capacity(stmt.len());
     let mut last = 0;
     for (start, end) in placeholders(stmt) {
         let name = &stmt[start + 1..end];
@@ -966,22 +990,14 @@ fn bind<'v>(stmt: &str, value_of: impl Fn(&str) -> Option<&'v Value>) -> Result<
         match inline(value) {
             Some(text) => sql.push_str(text),
             None => {
-                sql.push_str(&stmt[start..end]);
-                if seen.insert(name) {
-                    parameters.push(
-                        SqlParameter::builder()
-                            .name(name)
-                            .value(parameter_text(value))
-                            .build()
-                            .map_err(|e| TaskError::WarehouseError(e.to_string()))?,
-                    );
-                }
+                sql.push(':');
+                sql.push_str(&bound(name, value)?);
             }
         }
         last = end;
     }
     sql.push_str(&stmt[last..]);
-    Ok(Bound { sql, parameters })
+    Ok(sql)
 }
 
 // ---------------------------------------------------------------------------

@@ -29,10 +29,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ovom_core::ports::Value;
-use ovom_core::sql::placeholders;
 use ovom_core::TaskError;
 
-use super::{inline, parameter_text};
+use super::{parameter_text, substitute};
 
 /// Most statements one `BatchExecuteStatement` takes (API reference,
 /// `Sqls`: "Array Members: Minimum number of 1 item. Maximum number of 40
@@ -62,32 +61,18 @@ impl Transaction {
         stmt: &str,
         value_of: impl Fn(&str) -> Option<&'v Value>,
     ) -> Result<(), TaskError> {
-        let mut sql = String::with_capacity(stmt.len());
-        let mut last = 0;
-        for (start, end) in placeholders(stmt) {
-            let name = &stmt[start + 1..end];
-            let value = value_of(name).ok_or_else(|| {
-                TaskError::WarehouseError(format!("no value bound for parameter :{name}"))
-            })?;
-            sql.push_str(&stmt[last..start]);
-            match inline(value) {
-                Some(text) => sql.push_str(text),
-                None => {
-                    let text = parameter_text(value);
-                    let mut bound = name.to_owned();
-                    let mut n = 1;
-                    while self.params.get(&bound).is_some_and(|v| *v != text) {
-                        n += 1;
-                        bound = format!("{name}_{n}");
-                    }
-                    sql.push(':');
-                    sql.push_str(&bound);
-                    self.params.insert(bound, text);
-                }
+        let params = &mut self.params;
+        let sql = substitute(stmt, value_of, |name, value| {
+            let text = parameter_text(value);
+            let mut bound = name.to_owned();
+            let mut n = 1;
+            while params.get(&bound).is_some_and(|v| *v != text) {
+                n += 1;
+                bound = format!("{name}_{n}");
             }
-            last = end;
-        }
-        sql.push_str(&stmt[last..]);
+            params.insert(bound.clone(), text);
+            Ok(bound)
+        })?;
         self.batch.push(sql);
         Ok(())
     }
