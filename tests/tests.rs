@@ -24,4 +24,5 @@ mod quality;
 mod redrive;
 mod report;
 mod reruns;
+mod second_interpreter;
 mod statemachine;

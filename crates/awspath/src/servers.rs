@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-pub use crate::moto::{free_port, Moto};
+pub use crate::moto::{free_port, venv_python, Moto};
 
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
