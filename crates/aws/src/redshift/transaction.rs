@@ -55,7 +55,7 @@ impl Transaction {
     /// Add a statement to the batch. Its values join the batch's parameters:
     /// a name already bound to another value is renamed in this statement
     /// (`:name_2`, …); values without data are written in place (see
-    /// [`inline`]).
+    /// `super::inline`).
     pub fn push<'v>(
         &mut self,
         stmt: &str,
