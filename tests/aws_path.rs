@@ -85,58 +85,6 @@ fn assert_tables_equal(aws: &Tables, duck: &Tables, what: &str) {
     assert!(problems.is_empty(), "{what}:\n{}", problems.join("\n"));
 }
 
-/// The AWS path's tables against the contract computed straight from the
-/// raw files (`tests/support/reference.rs`), independently of both engines.
-fn assert_matches_reference(path: &AwsPath, root: &std::path::Path) {
-    use std::collections::{BTreeMap, BTreeSet};
-    let e = reference::compute(root);
-    let count = |sql: &str| -> u64 { path.query(sql).unwrap()[0][0].parse().unwrap() };
-    let fact: BTreeSet<String> = path
-        .query("SELECT test_id FROM fact_bloodtest")
-        .unwrap()
-        .into_iter()
-        .map(|r| r[0].clone())
-        .collect();
-    assert_eq!(
-        fact.len() as u64,
-        count("SELECT COUNT(*) FROM fact_bloodtest")
-    );
-    assert_eq!(fact, e.accepted, "the fact's tests");
-    let rejected: BTreeMap<String, u64> = path
-        .query("SELECT reason, COUNT(*) FROM rejects GROUP BY reason")
-        .unwrap()
-        .into_iter()
-        .map(|r| (r[0].clone(), r[1].parse().unwrap()))
-        .collect();
-    assert_eq!(rejected, e.rejected, "rejects by reason");
-    assert_eq!(count("SELECT COUNT(*) FROM duplicates"), e.duplicates);
-    assert_eq!(
-        count("SELECT COUNT(*) FROM quarantine WHERE source = 'log_data'"),
-        e.quarantined_tests
-    );
-    assert_eq!(
-        count("SELECT COUNT(*) FROM quarantine WHERE source = 'patient_data'"),
-        e.quarantined_patients
-    );
-    let patients: BTreeSet<i64> = path
-        .query("SELECT patient_id FROM dim_patient")
-        .unwrap()
-        .into_iter()
-        .map(|r| r[0].parse().unwrap())
-        .collect();
-    assert_eq!(patients, e.patients, "dim_patient's patients");
-    // Every line read is accounted for.
-    let read = count("SELECT SUM(lines_read) FROM stage_audit WHERE source = 'log_data'");
-    assert_eq!(read, e.test_lines);
-    assert_eq!(
-        read,
-        e.accepted.len() as u64
-            + e.rejected.values().sum::<u64>()
-            + e.duplicates
-            + e.quarantined_tests
-    );
-}
-
 /// Three dirty weeks with a late re-delivery (2025-02-10's tests sent again
 /// on 2025-02-15), malformed lines, rule breaks and duplicates.
 fn dirty_weeks() -> (Data, Vec<String>) {
@@ -191,7 +139,8 @@ fn dirty_days_day_by_day_and_as_a_range_leave_the_embedded_warehouses_tables() {
         run_ok(&by_day, &format!("day-{d}"), input(d, None));
     }
     assert_tables_equal(&aws_tables(&by_day), &expected, "day by day");
-    assert_matches_reference(&by_day, data.path());
+    // And against the contract computed straight from the raw files.
+    crate::pipeline::assert_tables_match_reference(&|sql| by_day.query(sql).unwrap(), data.path());
 
     let range = started(&data);
     run_ok(&range, "range", input(&days[0], Some(days.last().unwrap())));
@@ -305,27 +254,6 @@ fn throttling_busy_statements_and_a_dropped_session_are_retried_to_a_clean_runs_
     assert_tables_equal(&aws_tables(&path), &expected, "after the faults");
 }
 
-/// A task handler that fails one task's invocations with `error`.
-struct Failing<'a> {
-    inner: &'a ovom_awspath::Lambdas,
-    target: &'static str,
-    error: &'static str,
-}
-
-impl ovom_asl::TaskHandler for Failing<'_> {
-    fn invoke(
-        &self,
-        resource: &str,
-        input: &serde_json::Value,
-        ctx: &serde_json::Value,
-    ) -> Result<serde_json::Value, ovom_asl::TaskFailure> {
-        if task_key(input) == Some(self.target) {
-            return Err(ovom_asl::TaskFailure::new(self.error, "injected"));
-        }
-        self.inner.invoke(resource, input, ctx)
-    }
-}
-
 #[test]
 fn a_redrive_after_a_permanent_failure_in_each_task_ends_as_a_clean_run() {
     let (data, days, expected) = three_days();
@@ -342,11 +270,7 @@ fn a_redrive_after_a_permanent_failure_in_each_task_ends_as_a_clean_run() {
     ];
     for (i, (target, state)) in targets.iter().enumerate() {
         let d = &rest[i % rest.len()];
-        let failing = Failing {
-            inner: &path.lambdas,
-            target,
-            error: "WarehouseError",
-        };
+        let failing = Fault::always(&path.lambdas, target, "WarehouseError");
         let name = format!("fail-{target}-{d}");
         let (result, records) = path.execute_recorded(&name, input(d, None), &failing);
         let failure = result.expect_err("the injected failure fails the execution");

@@ -9,14 +9,23 @@ use crate::support::*;
 
 /// Check every table against the reference computed from the raw files.
 pub fn assert_matches_reference(p: &ovom::pipeline::Pipeline, root: &std::path::Path) {
+    assert_tables_match_reference(&|sql| rows(p, sql), root);
+}
+
+/// The same check over any engine: `query` returns a query's rows as text.
+pub fn assert_tables_match_reference(
+    query: &dyn Fn(&str) -> Vec<Vec<String>>,
+    root: &std::path::Path,
+) {
     let e = reference::compute(root);
-    let fact: BTreeSet<String> = rows(p, "SELECT test_id FROM fact_bloodtest")
+    let count = |sql: &str| -> u64 { query(sql)[0][0].parse().unwrap() };
+    let fact: BTreeSet<String> = query("SELECT test_id FROM fact_bloodtest")
         .into_iter()
         .map(|r| r[0].clone())
         .collect();
     assert_eq!(
-        fact.len() as i64,
-        scalar(p, "SELECT COUNT(*) FROM fact_bloodtest"),
+        fact.len() as u64,
+        count("SELECT COUNT(*) FROM fact_bloodtest"),
         "fact has repeated test_ids"
     );
     let missing: Vec<_> = e.accepted.difference(&fact).take(5).collect();
@@ -26,30 +35,21 @@ pub fn assert_matches_reference(p: &ovom::pipeline::Pipeline, root: &std::path::
         "fact differs: missing {missing:?}, extra {extra:?}"
     );
     let rejected: BTreeMap<String, u64> =
-        rows(p, "SELECT reason, COUNT(*) FROM rejects GROUP BY reason")
+        query("SELECT reason, COUNT(*) FROM rejects GROUP BY reason")
             .into_iter()
             .map(|r| (r[0].clone(), r[1].parse().unwrap()))
             .collect();
     assert_eq!(rejected, e.rejected);
+    assert_eq!(count("SELECT COUNT(*) FROM duplicates"), e.duplicates);
     assert_eq!(
-        scalar(p, "SELECT COUNT(*) FROM duplicates") as u64,
-        e.duplicates
-    );
-    assert_eq!(
-        scalar(
-            p,
-            "SELECT COUNT(*) FROM quarantine WHERE source = 'log_data'"
-        ) as u64,
+        count("SELECT COUNT(*) FROM quarantine WHERE source = 'log_data'"),
         e.quarantined_tests
     );
     assert_eq!(
-        scalar(
-            p,
-            "SELECT COUNT(*) FROM quarantine WHERE source = 'patient_data'"
-        ) as u64,
+        count("SELECT COUNT(*) FROM quarantine WHERE source = 'patient_data'"),
         e.quarantined_patients
     );
-    let patients: BTreeSet<i64> = rows(p, "SELECT patient_id FROM dim_patient")
+    let patients: BTreeSet<i64> = query("SELECT patient_id FROM dim_patient")
         .into_iter()
         .map(|r| r[0].parse().unwrap())
         .collect();
@@ -58,14 +58,11 @@ pub fn assert_matches_reference(p: &ovom::pipeline::Pipeline, root: &std::path::
         "dim_patient holds one row per patient with a valid record"
     );
     assert_eq!(
-        scalar(p, "SELECT COUNT(*) FROM dim_patient"),
-        e.patients.len() as i64
+        count("SELECT COUNT(*) FROM dim_patient"),
+        e.patients.len() as u64
     );
     // Every line read is accounted for, in total.
-    let read = scalar(
-        p,
-        "SELECT SUM(lines_read) FROM stage_audit WHERE source = 'log_data'",
-    ) as u64;
+    let read = count("SELECT SUM(lines_read) FROM stage_audit WHERE source = 'log_data'");
     assert_eq!(read, e.test_lines);
     assert_eq!(
         read,

@@ -127,9 +127,6 @@ SELECT COUNT(*) FROM ovom_copy_log_data
     "copy: log_data emptied": """
 DELETE FROM ovom_copy_log_data
 """,
-    "copy: log_data dropped": """
-DROP TABLE ovom_copy_log_data
-""",
     "copy: patient_data temporary table": """
 CREATE TEMP TABLE ovom_copy_patient_data (patient_id BIGINT NOT NULL, first_name VARCHAR(256) NOT NULL, last_name VARCHAR(256) NOT NULL, sex VARCHAR(1) NOT NULL, age INTEGER NOT NULL, height INTEGER NOT NULL, weight DOUBLE PRECISION NOT NULL, address VARCHAR(1024) NOT NULL, registered_at TIMESTAMPTZ NOT NULL, line_no BIGINT NOT NULL)
 """,

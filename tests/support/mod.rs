@@ -167,13 +167,14 @@ pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Fault injection for tests: lets every task through to the pipeline except
+/// Fault injection for tests: lets every task through to the handler behind
+/// it (the embedded pipeline, or the AWS path's functions) except
 /// the task whose input names `target` (a model, a source, or `quality` for
 /// the quality task, whose input names its checks), which fails with `error`
 /// on the attempts listed (1-based; `None`: every attempt).
 /// Production has no such hook: only a test can put a handler in front.
 pub struct Fault<'a> {
-    pub inner: &'a Pipeline,
+    pub inner: &'a dyn ovom_asl::TaskHandler,
     pub target: &'static str,
     pub error: &'static str,
     pub attempts: Option<Vec<u32>>,
@@ -181,7 +182,11 @@ pub struct Fault<'a> {
 }
 
 impl<'a> Fault<'a> {
-    pub fn always(inner: &'a Pipeline, target: &'static str, error: &'static str) -> Self {
+    pub fn always(
+        inner: &'a dyn ovom_asl::TaskHandler,
+        target: &'static str,
+        error: &'static str,
+    ) -> Self {
         Self {
             inner,
             target,
@@ -192,7 +197,7 @@ impl<'a> Fault<'a> {
     }
 
     pub fn on_attempts(
-        inner: &'a Pipeline,
+        inner: &'a dyn ovom_asl::TaskHandler,
         target: &'static str,
         error: &'static str,
         attempts: &[u32],

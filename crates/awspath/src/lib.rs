@@ -34,6 +34,9 @@ use ovom_aws::lambda::{diagnostic, Task};
 use ovom_aws::redshift::{PollBackoff, RedshiftConfig, RedshiftWarehouse, Target};
 use ovom_aws::s3::{DataRoot, S3Store};
 use ovom_core::handler::TaskKind;
+use ovom_core::local_dir::LocalDir;
+use ovom_core::params::{LogicalDate, Source};
+use ovom_core::ports::ObjectStore;
 use serde_json::Value;
 
 pub use servers::{DataApi, Moto, Postgres};
@@ -147,23 +150,23 @@ impl AwsPath {
         })
     }
 
-    /// Upload every file under a local data root to the bucket's prefix;
-    /// how many.
+    /// Upload the contract's files under a local data root (what the local
+    /// object store lists of each source) to the bucket's prefix; how many.
     pub fn upload(&self, data: &Path) -> Result<usize> {
-        let mut files = vec![];
-        collect(data, data, &mut files)?;
-        for (rel, path) in &files {
-            let body = std::fs::read(path)?;
+        let store = LocalDir::new(data);
+        let files = files_of(&store)?;
+        for key in &files {
+            let body = store.get(key).map_err(|e| anyhow::anyhow!("{e}"))?;
             self.runtime
                 .block_on(
                     self.s3
                         .put_object()
                         .bucket(BUCKET)
-                        .key(format!("{PREFIX}/{rel}"))
+                        .key(format!("{PREFIX}/{key}"))
                         .body(body.into())
                         .send(),
                 )
-                .with_context(|| format!("uploading {rel}"))?;
+                .with_context(|| format!("uploading {key}"))?;
         }
         Ok(files.len())
     }
@@ -316,39 +319,24 @@ fn text(f: &Field) -> String {
     }
 }
 
-fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, std::path::PathBuf)>) -> Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let path = e.path();
-        if path.is_dir() {
-            collect(root, &path, out)?;
-        } else if path.is_file() {
-            let rel = path
-                .strip_prefix(root)?
-                .to_string_lossy()
-                .replace('\\', "/");
-            out.push((rel, path));
-        }
+/// The keys of both sources' files under a local data root.
+fn files_of(store: &LocalDir) -> Result<Vec<String>> {
+    let mut keys = vec![];
+    for source in Source::ALL {
+        let listed = store
+            .list(&format!("{}/", source.folder()))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        keys.extend(listed.into_iter().map(|o| o.key));
     }
-    Ok(())
+    Ok(keys)
 }
 
 /// The days that hold files under a local data root (`<source>/YYYY/MM/DD/`),
 /// in order.
-pub fn days_of(data: &Path) -> Result<Vec<chrono::NaiveDate>> {
-    let mut files = vec![];
-    collect(data, data, &mut files)?;
-    let mut days: Vec<chrono::NaiveDate> = files
+pub fn days_of(data: &Path) -> Result<Vec<LogicalDate>> {
+    let mut days: Vec<LogicalDate> = files_of(&LocalDir::new(data))?
         .iter()
-        .filter_map(|(rel, _)| {
-            let parts: Vec<&str> = rel.split('/').collect();
-            (parts.len() == 5)
-                .then(|| format!("{}-{}-{}", parts[1], parts[2], parts[3]))
-                .and_then(|d| d.parse().ok())
-        })
+        .filter_map(|key| Source::day_of_key(key))
         .collect();
     days.sort();
     days.dedup();

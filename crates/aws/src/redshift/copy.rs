@@ -165,10 +165,6 @@ impl Layout {
         format!("DELETE FROM {}", self.temp)
     }
 
-    pub(super) fn drop(&self) -> String {
-        format!("DROP TABLE {}", self.temp)
-    }
-
     pub(super) fn jsonpaths(&self) -> Vec<u8> {
         let paths: Vec<String> = self
             .fields
@@ -481,12 +477,13 @@ impl<'a> CopyDay<'a> {
         // The rows wait in the session until the task's batch moves them.
         self.wh.pend(self.request.source.staging_table())?;
         self.wh.pend(QUARANTINE)?;
-        self.exec(&self.layout.create_temp(), &[])?;
+        // COPY's table, once per transaction: a range copies many days.
+        self.wh
+            .session_table(self.layout.temp, &self.layout.create_temp())?;
         let mut lines_read = 0;
         for (index, file) in self.request.files.iter().enumerate() {
             lines_read += self.file(index, &file.key, &jsonpaths)?;
         }
-        self.exec(&self.layout.drop(), &[])?;
         tracing::debug!(
             source = self.request.source.folder(),
             logical_date = %self.request.logical_date,

@@ -200,6 +200,7 @@ mod copy;
 mod dataapi;
 mod transaction;
 
+pub use copy::is_copy_key;
 use copy::*;
 use dataapi::*;
 use transaction::Transaction;
@@ -547,21 +548,37 @@ impl RedshiftWarehouse {
     /// Make `table`'s pending rows a part of the transaction: its session
     /// temporary table, and the batch statement that moves its rows.
     fn pend(&self, table: &str) -> Result<(), TaskError> {
+        if self.session_table(
+            &transaction::pending_table(table),
+            &transaction::create_pending(table),
+        )? {
+            let mut tx = self.tx.borrow_mut();
+            tx.as_mut()
+                .expect("a session table needs a transaction")
+                .batch
+                .push(transaction::move_pending(table));
+        }
+        Ok(())
+    }
+
+    /// Create a temporary table of the transaction's session with `create`,
+    /// unless the transaction already did: whether it did now. (It ends
+    /// with the session: nothing drops it.)
+    fn session_table(&self, name: &str, create: &str) -> Result<bool, TaskError> {
         let known = self
             .tx
             .borrow()
             .as_ref()
-            .map(|t| t.pending.contains(table))
+            .map(|t| t.temps.contains(name))
             .ok_or_else(|| TaskError::WarehouseError("no open transaction".into()))?;
         if known {
-            return Ok(());
+            return Ok(false);
         }
-        self.statement(&transaction::create_pending(table), |_| None)?;
-        let mut tx = self.tx.borrow_mut();
-        let tx = tx.as_mut().expect("checked above");
-        tx.pending.insert(table.to_owned());
-        tx.batch.push(transaction::move_pending(table));
-        Ok(())
+        self.statement(create, |_| None)?;
+        if let Some(tx) = self.tx.borrow_mut().as_mut() {
+            tx.temps.insert(name.to_owned());
+        }
+        Ok(true)
     }
 
     /// Send statements as one batch and wait for it: in the transaction's

@@ -997,7 +997,7 @@ fn the_sqlglot_check_holds_the_adapters_statements() {
         statements.push(layout.copy(&manifest, ROLE, &jsonpaths, 100));
         statements.push(layout.insert_staging());
     }
-    statements.extend([TEST_LAYOUT.count(), TEST_LAYOUT.clear(), TEST_LAYOUT.drop()]);
+    statements.extend([TEST_LAYOUT.count(), TEST_LAYOUT.clear()]);
     for table in [
         "staging_bloodtest",
         "staging_patient",

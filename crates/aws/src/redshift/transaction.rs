@@ -47,8 +47,9 @@ pub(super) struct Transaction {
     pub batch: Vec<String>,
     /// The batch's parameters, by name, as the Data API takes them.
     pub params: BTreeMap<String, String>,
-    /// The tables whose rows wait in `ovom_pending_<table>`.
-    pub pending: BTreeSet<String>,
+    /// The session temporary tables the transaction created: the
+    /// `ovom_pending_<table>` whose rows the batch moves, COPY's tables.
+    pub temps: BTreeSet<String>,
 }
 
 impl Transaction {

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use ovom_awspath::{days_of, input, AwsPath};
+use ovom_core::params::{Days, LogicalDate};
 
 struct Args {
     data: PathBuf,
@@ -71,11 +72,16 @@ fn main() -> Result<()> {
     let a = args()?;
     let mut days = days_of(&a.data)?;
     if let (Some(from), Some(to)) = (&a.from, &a.to) {
-        let (from, to): (chrono::NaiveDate, chrono::NaiveDate) = (
-            from.parse().with_context(|| format!("--from {from:?}"))?,
-            to.parse().with_context(|| format!("--to {to:?}"))?,
+        let (from, to): (LogicalDate, LogicalDate) = (
+            from.parse()
+                .map_err(|e| anyhow::anyhow!("--from {from:?}: {e}"))?,
+            to.parse()
+                .map_err(|e| anyhow::anyhow!("--to {to:?}: {e}"))?,
         );
-        days = from.iter_days().take_while(|d| *d <= to).collect();
+        days = Days::new(from, Some(to))
+            .map_err(|e| anyhow::anyhow!("--from/--to: {e}"))?
+            .iter()
+            .collect();
     }
     let (Some(first), Some(last)) = (days.first().copied(), days.last().copied()) else {
         bail!("{} holds no day folder", a.data.display());

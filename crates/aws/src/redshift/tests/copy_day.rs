@@ -251,7 +251,6 @@ fn copy_day_copies_each_file_through_a_manifest_and_quarantines_rejected_lines()
             &layout.insert_staging(),
             "DELETE FROM ovom_copy_log_data",
             &quarantine_one.replace(":raw_0", "''"),
-            "DROP TABLE ovom_copy_log_data",
         ]
     );
     // The first statement opens the task's session; the rest run in it.
