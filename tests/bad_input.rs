@@ -871,6 +871,20 @@ fn cases() -> Vec<Case> {
             ]),
             &[Quarantined("not valid JSON (trailing characters"), Loaded],
         ),
+        // JSON's -0 is an integer: 0. Another float is not, even a whole one.
+        one_day(
+            "negative_zero_integer",
+            text(&[
+                ok("bt-1", 1, D1).replace("\"smoke\":0", "\"smoke\":-0"),
+                ok("bt-2", 2, D1).replace("\"cardio\":0", "\"cardio\":-0"),
+                ok("bt-3", 1, D1).replace("\"alco\":0", "\"alco\":0.0"),
+            ]),
+            &[
+                Loaded,
+                Loaded,
+                Quarantined("field `alco`: expected an integer, found 0.0"),
+            ],
+        ),
         one_day(
             "values_out_of_range_or_form",
             text(&[
@@ -1413,6 +1427,7 @@ matrix! {
     field_given_twice,
     two_objects_on_one_line,
     values_out_of_range_or_form,
+    negative_zero_integer,
     nul_and_other_control_characters,
     mixed_bad_input_via_the_cli,
     mixed_bad_input,

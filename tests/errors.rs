@@ -139,6 +139,15 @@ fn every_task_error_maps_to_its_name() {
             comparison: "=",
             expected: 0,
         },
+        TaskError::EmptyDayRefused {
+            source_folder: "patient_data",
+            logical_date: "2025-01-01".into(),
+            rows: 1,
+        },
+        TaskError::OutsideLayout {
+            key: "log_data/x.json".into(),
+            reason: "a file outside any day folder".into(),
+        },
     ];
     let got: Vec<&str> = errors.iter().map(TaskError::name).collect();
     assert_eq!(got, TaskError::NAMES.to_vec());

@@ -12,6 +12,8 @@ fn opts(dim_mode: DimMode) -> RunOptions {
     RunOptions {
         strict: false,
         dim_mode,
+        leave_later_days: false,
+        allow_empty: false,
     }
 }
 
@@ -242,25 +244,31 @@ fn a_range_execution_is_recorded_once_and_its_days_count_as_succeeded() {
         ),
         1
     );
-    // A backfill of February finds every day done.
-    let opts = ovom::backfill::BackfillOptions {
-        from: day("2025-01-30"),
-        to: day("2025-03-02"),
-        force: false,
-        run: RunOptions::default(),
+    // A backfill of February finds every day done; one that starts before
+    // February runs its first days, then every day after them too: those
+    // were decided without the days that just ran.
+    let backfill = |from: &str, to: &str| {
+        let opts = ovom::backfill::BackfillOptions {
+            from: day(from),
+            to: day(to),
+            force: false,
+            run: RunOptions::default(),
+        };
+        let mut ran = vec![];
+        ovom::backfill::backfill(&p, opts, None, &clock(), &p, |d| {
+            if let ovom::backfill::Day::Ran(r) = d {
+                ran.push(r.days.first.to_string());
+            }
+            Ok(())
+        })
+        .unwrap();
+        ran
     };
-    let mut ran = vec![];
-    ovom::backfill::backfill(&p, opts, &clock(), &p, |d| {
-        if let ovom::backfill::Day::Ran(r) = d {
-            ran.push(r.days.first.to_string());
-        }
-        Ok(())
-    })
-    .unwrap();
-    assert_eq!(
-        ran,
-        ["2025-01-30", "2025-01-31", "2025-03-01", "2025-03-02"]
-    );
+    assert_eq!(backfill("2025-02-01", "2025-02-28"), Vec::<String>::new());
+    let ran = backfill("2025-01-30", "2025-03-02");
+    assert_eq!(ran.len(), 32, "{ran:?}");
+    assert_eq!(ran.first().map(String::as_str), Some("2025-01-30"));
+    assert_eq!(ran.last().map(String::as_str), Some("2025-03-02"));
 }
 
 #[test]

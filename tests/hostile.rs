@@ -153,7 +153,7 @@ fn hostile_command_lines_are_refused_before_they_touch_the_warehouse() {
         ),
         (
             vec!["query", "SELECT 1; DELETE FROM fact_bloodtest"],
-            "read-only mode",
+            "runs one statement",
         ),
         (
             vec!["query", "CREATE TABLE leak AS SELECT * FROM fact_bloodtest"],
@@ -172,6 +172,10 @@ fn hostile_command_lines_are_refused_before_they_touch_the_warehouse() {
                 "query",
                 "ATTACH 'ovom.duckdb' AS rw (READ_WRITE); DELETE FROM rw.fact_bloodtest",
             ],
+            "runs one statement",
+        ),
+        (
+            vec!["query", "ATTACH 'ovom.duckdb' AS rw (READ_WRITE)"],
             "Cannot attach",
         ),
         (
@@ -183,6 +187,10 @@ fn hostile_command_lines_are_refused_before_they_touch_the_warehouse() {
                 "query",
                 "SET enable_external_access = true; COPY fact_bloodtest TO 'leak.csv'",
             ],
+            "runs one statement",
+        ),
+        (
+            vec!["query", "SET enable_external_access = true"],
             "Cannot enable external access",
         ),
     ];
@@ -623,7 +631,12 @@ fn hostile_state_machine_input_ends_in_the_fail_state_unretried_and_changes_noth
         (
             "pipeline-2",
             json!({"logical_date": D2, "dim_mode": "merge", "strict": "yes"}),
-            "strict true or false",
+            "rerun_later_days and allow_empty true or false",
+        ),
+        (
+            "pipeline-2b",
+            json!({"logical_date": D2, "dim_mode": "merge", "strict": false, "rerun_later_days": "yes"}),
+            "rerun_later_days and allow_empty true or false",
         ),
         (
             "pipeline-3",

@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 
 use ovom::pipeline::{load_definition, local_arn, Pipeline, DEFINITION};
 use ovom_asl::{Executor, NoopObserver, TaskFailure, TaskHandler};
-use ovom_core::handler::TaskKind;
+use ovom_core::handler::{self, TaskKind};
 use ovom_core::params::DimMode;
 use ovom_duckdb::DuckWarehouse;
 use serde_json::{json, Value};
@@ -525,6 +525,48 @@ fn each_function_may_do_only_what_its_adapters_call() {
         .map(|(_, f)| get_att(f, "Arn").to_string())
         .collect();
     assert_eq!(invoked, functions);
+    // ... and starts, follows and stops the backfill that runs the days
+    // after a late one again, named by its name (a reference would be a
+    // cycle: the backfill refers to the daily state machine).
+    assert_eq!(
+        resource("BackfillStateMachine")["Properties"]["Name"],
+        json!({"Fn::Sub": "${AWS::StackName}-backfill"})
+    );
+    let nested: [(&str, Value); 4] = [
+        ("states:StartExecution", json!({"Fn::Sub": BACKFILL_ARN})),
+        (
+            "states:DescribeExecution",
+            json!({"Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${AWS::StackName}-backfill:*"}),
+        ),
+        (
+            "states:StopExecution",
+            json!({"Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${AWS::StackName}-backfill:*"}),
+        ),
+        (
+            "events:PutRule",
+            json!({"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"}),
+        ),
+    ];
+    for (action, on) in nested {
+        assert_eq!(only(&actions, action)["Resource"], on, "{action}");
+    }
+    let granted: BTreeSet<String> = actions
+        .keys()
+        .filter(|a| !RESOURCELESS.contains(&a.as_str()))
+        .cloned()
+        .collect();
+    assert_eq!(
+        granted,
+        set(&[
+            "lambda:InvokeFunction",
+            "states:StartExecution",
+            "states:DescribeExecution",
+            "states:StopExecution",
+            "events:PutTargets",
+            "events:PutRule",
+            "events:DescribeRule"
+        ])
+    );
 
     // No role anywhere has a managed policy.
     for (id, r) in resources() {
@@ -589,10 +631,16 @@ fn the_deployed_definition_runs_a_day_with_its_substitutions() {
         );
     }
 
+    assert_eq!(
+        subs[handler::BACKFILL_SUBSTITUTION],
+        json!({"Fn::Sub": BACKFILL_ARN})
+    );
+
     // The definition, its placeholders substituted with the local ARNs,
     // runs one day end to end.
     let machine = load_definition(&text).unwrap();
-    let local: BTreeSet<String> = TaskKind::ALL.iter().map(|k| local_arn(*k)).collect();
+    let mut local: BTreeSet<String> = TaskKind::ALL.iter().map(|k| local_arn(*k)).collect();
+    local.insert(handler::NESTED_START.to_owned());
     assert_eq!(machine.task_resources(), local);
     let data = Data::new();
     data.file(
@@ -772,7 +820,11 @@ fn dim_modes() -> [DimMode; 3] {
     all
 }
 
-const NESTED_START: &str = "arn:aws:states:::states:startExecution.sync:2";
+use handler::NESTED_START;
+
+/// The backfill state machine's ARN as the template builds it from its name.
+const BACKFILL_ARN: &str =
+    "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-backfill";
 
 #[test]
 fn the_backfill_runs_the_daily_state_machine_one_day_at_a_time() {
@@ -866,32 +918,52 @@ fn the_backfill_runs_the_daily_state_machine_one_day_at_a_time() {
         days["ItemSelector"],
         json!({
             "logical_date.$": "$$.Map.Item.Value",
+            "last_day.$": "$.range.to",
             "dim_mode.$": "$.range.dim_mode",
-            "strict.$": "$.range.strict"
+            "strict.$": "$.range.strict",
+            "rerun_later_days.$": "$.range.rerun_later_days"
         })
     );
 
-    // Each day: a nested execution of the daily state machine, awaited.
-    let inner = all_states(&days["ItemProcessor"]);
-    let inner: Vec<&Value> = inner.values().collect();
-    let [day] = inner.as_slice() else {
-        panic!("one state per day: {inner:?}");
-    };
-    assert_eq!(day["Type"], "Task");
-    assert_eq!(day["Resource"], NESTED_START);
-    assert_eq!(day["Parameters"]["StateMachineArn"], "${PipelineArn}");
+    // Each day: a nested execution of the daily state machine, awaited;
+    // only the last day may run the days after the range again.
+    let processor = &days["ItemProcessor"];
+    let inner = all_states(processor);
+    let first = &inner[processor["StartAt"].as_str().unwrap()];
+    assert_eq!(first["Type"], "Choice");
     assert_eq!(
-        day["Parameters"]["Input"],
-        json!({
+        first["Choices"],
+        json!([{"Variable": "$.logical_date", "StringEqualsPath": "$.last_day", "Next": "LoadLastDay"}])
+    );
+    assert_eq!(first["Default"], "LoadDay");
+    for (name, rerun) in [
+        ("LoadDay", json!({"rerun_later_days": false})),
+        (
+            "LoadLastDay",
+            json!({"rerun_later_days.$": "$.rerun_later_days"}),
+        ),
+    ] {
+        let day = &inner[name];
+        assert_eq!(day["Type"], "Task", "{name}");
+        assert_eq!(day["Resource"], NESTED_START);
+        assert_eq!(day["Parameters"]["StateMachineArn"], "${PipelineArn}");
+        let mut input = json!({
             "logical_date.$": "$.logical_date",
             "dim_mode.$": "$.dim_mode",
             "strict.$": "$.strict",
             "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id"
-        })
-    );
+        });
+        input
+            .as_object_mut()
+            .unwrap()
+            .extend(rerun.as_object().unwrap().clone());
+        assert_eq!(day["Parameters"]["Input"], input, "{name}");
+        assert!(day["End"] == true, "{name}");
+    }
+    assert_eq!(inner.len(), 3, "{inner:?}");
     assert_eq!(
         states.values().filter(|s| s["Type"] == "Task").count(),
-        1,
+        2,
         "the backfill does nothing but start days"
     );
 }
@@ -901,11 +973,9 @@ fn a_day_the_backfill_starts_loads_as_a_day_started_by_hand() {
     // The input the backfill's task builds from an iteration's item ...
     let (machine, _, _) = backfill();
     let states = all_states(&machine);
-    let day = states
-        .values()
-        .find(|s| s["Resource"] == NESTED_START)
-        .expect("the nested start");
-    let item = json!({"logical_date": "2025-03-14", "dim_mode": "append", "strict": true});
+    let day = &states["LoadDay"];
+    assert_eq!(day["Resource"], NESTED_START);
+    let item = json!({"logical_date": "2025-03-14", "last_day": "2025-03-15", "dim_mode": "append", "strict": true, "rerun_later_days": true});
     let selected: BTreeSet<String> = states
         .values()
         .filter_map(|s| s["ItemSelector"].as_object())
@@ -924,13 +994,15 @@ fn a_day_the_backfill_starts_loads_as_a_day_started_by_hand() {
         .as_object()
         .unwrap()
         .iter()
-        .map(|(key, path)| {
-            let key = key.strip_suffix(".$").expect("every field is a path");
-            let value = match path.as_str().unwrap() {
-                "$$.Execution.Id" => json!(parent),
-                path => item[path.strip_prefix("$.").expect("a field of the item")].clone(),
-            };
-            (key.to_owned(), value)
+        .map(|(key, path)| match key.strip_suffix(".$") {
+            None => (key.clone(), path.clone()),
+            Some(key) => {
+                let value = match path.as_str().unwrap() {
+                    "$$.Execution.Id" => json!(parent),
+                    path => item[path.strip_prefix("$.").expect("a field of the item")].clone(),
+                };
+                (key.to_owned(), value)
+            }
         })
         .collect();
 

@@ -135,6 +135,8 @@ fn every_dimension_mode_gives_the_same_star_on_a_clean_run() {
                     ovom::pipeline::RunOptions {
                         strict: false,
                         dim_mode: mode,
+                        leave_later_days: false,
+                        allow_empty: false,
                     },
                     &clock(),
                 )

@@ -1,7 +1,9 @@
 //! A check that does not hold fails the quality task; the state machine
 //! retries it once, then the execution fails at CheckQuality.
 
+use ovom::pipeline::RunOptions;
 use ovom_asl::{TaskFailure, TaskHandler};
+use ovom_core::params::DimMode;
 use serde_json::json;
 
 use crate::support::*;
@@ -86,4 +88,49 @@ fn a_failed_check_is_retried_once_then_the_execution_fails_at_check_quality_with
     let clean = pipeline(data.path());
     run_ok(&clean, DAY);
     assert_eq!(fingerprints(&p), fingerprints(&clean));
+}
+
+#[test]
+fn a_truncate_insert_rerun_that_orphans_another_days_fact_rows_fails_its_check() {
+    // Patient 2 comes on the 14th and is tested on the 15th; the 14th is
+    // then re-run without them (the file fixed by hand), rebuilding the
+    // dimensions, and told to leave the 15th as it is.
+    let (d1, d2) = ("2025-03-14", "2025-03-15");
+    let data = Data::new();
+    let pat = |d: &str| format!("patient_data/{}/part-00000.json", folder(d));
+    let log = |d: &str| format!("log_data/{}/part-00000.json", folder(d));
+    data.file(&pat(d1), &[patient(1, d1), patient(2, d1)]);
+    data.file(&log(d1), &[test("bt-1", 1, d1, json!({}))]);
+    data.file(&log(d2), &[test("bt-2", 2, d2, json!({}))]);
+    let p = pipeline(data.path());
+    let truncate = RunOptions {
+        dim_mode: DimMode::TruncateInsert,
+        ..RunOptions::default()
+    };
+    for d in [d1, d2] {
+        assert!(p
+            .run_day(day(d), truncate, &clock())
+            .unwrap()
+            .result
+            .is_ok());
+    }
+    data.file(&pat(d1), &[patient(1, d1)]);
+    let run = p
+        .run_day(
+            day(d1),
+            RunOptions {
+                leave_later_days: true,
+                ..truncate
+            },
+            &clock(),
+        )
+        .unwrap();
+    let failure = run.result.unwrap_err();
+    assert_eq!(run.failed_state.as_deref(), Some("CheckQuality"));
+    assert_eq!(failure.error, "QualityCheckFailed");
+    assert!(
+        failure.cause.contains("fact_joins_dimensions") && failure.cause.contains("got 1"),
+        "{}",
+        failure.cause
+    );
 }

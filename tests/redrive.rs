@@ -2,6 +2,7 @@
 //! same input and id, without re-running the states that succeeded; the
 //! warehouse then equals a clean run.
 
+use ovom::pipeline::RunOptions;
 use serde_json::json;
 
 use crate::support::*;
@@ -60,7 +61,7 @@ fn a_permanent_load_failure_fails_at_its_state_and_redrive_completes_it_without_
     let redriven = p.redrive("pipeline-20250314-1", &clock(), &p).unwrap();
     assert!(redriven.result.is_ok(), "{:?}", redriven.result);
     let ran: Vec<&str> = redriven.states.iter().map(|r| r.name.as_str()).collect();
-    assert_eq!(ran, ["LoadFact", "CheckQuality", "Done"]);
+    assert_eq!(ran, ["LoadFact", "CheckQuality", "LaterDaysLoaded", "Done"]);
     assert_eq!(
         rows(&p, "SELECT status, failed_state, redrive_count FROM executions WHERE execution_id = 'pipeline-20250314-1'"),
         vec![vec!["SUCCEEDED".to_owned(), "NULL".into(), "1".into()]]
@@ -70,6 +71,7 @@ fn a_permanent_load_failure_fails_at_its_state_and_redrive_completes_it_without_
         vec![
             vec!["LoadFact".to_owned(), "1".into()],
             vec!["CheckQuality".to_owned(), "1".into()],
+            vec!["LaterDaysLoaded".to_owned(), "1".into()],
             vec!["Done".to_owned(), "1".into()],
         ]
     );
@@ -112,7 +114,16 @@ fn a_failed_dimension_branch_is_redriven_at_its_parallel_state() {
         .filter(|r| !r.path.contains('/'))
         .map(|r| r.name.as_str())
         .collect();
-    assert_eq!(top, ["LoadDimensions", "LoadFact", "CheckQuality", "Done"]);
+    assert_eq!(
+        top,
+        [
+            "LoadDimensions",
+            "LoadFact",
+            "CheckQuality",
+            "LaterDaysLoaded",
+            "Done"
+        ]
+    );
     run_ok(&p, "2025-03-14");
     let clean = pipeline(data.path());
     run_all(&clean);
@@ -240,4 +251,51 @@ fn a_redrive_of_the_dimensions_reruns_only_the_branches_that_did_not_succeed() {
     for ((t, a), (_, b)) in fingerprints(&p).iter().zip(fingerprints(&clean)) {
         assert_eq!(*a, b, "{t}");
     }
+}
+
+#[test]
+fn a_failed_range_stays_unresolved_until_each_of_its_days_has_succeeded() {
+    let year = dirty_year();
+    let data = Data::new();
+    copy_days(year.path(), data.path(), "2025-03-01", "2025-03-05");
+    let p = pipeline(data.path());
+    let days = ovom_core::params::Days::new(day("2025-03-01"), Some(day("2025-03-05"))).unwrap();
+    let fault = Fault::always(&p, "fact_bloodtest", "WarehouseError");
+    let range = p
+        .run_range_with(days, RunOptions::default(), &clock(), &fault)
+        .unwrap();
+    assert!(range.result.is_err());
+    // One day of the range run again (leaving the days after it): the range
+    // is still the failure to redrive, and the report does not call it
+    // succeeded since.
+    let leave = RunOptions {
+        leave_later_days: true,
+        ..RunOptions::default()
+    };
+    // Later than the range (the test clock stands still otherwise).
+    let later = ovom_asl::ManualClock::new(
+        chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 1, 2, 0, 0, 0).unwrap(),
+    );
+    let one = |d: &str| assert!(p.run_day(day(d), leave, &later).unwrap().result.is_ok());
+    one("2025-03-01");
+    assert_eq!(
+        p.latest_unresolved_failure().unwrap().as_deref(),
+        Some(range.execution_id.as_str())
+    );
+    let now = rows(
+        &p,
+        ovom_core::sql::file(ovom_core::sql::Dialect::DuckDb, "reports/report_failures").unwrap(),
+    );
+    assert_eq!(now[0][0], range.execution_id);
+    assert_eq!(now[0][9], "FAILED");
+    // Every day of it succeeded since: resolved.
+    for d in ["2025-03-02", "2025-03-03", "2025-03-04", "2025-03-05"] {
+        one(d);
+    }
+    assert_eq!(p.latest_unresolved_failure().unwrap(), None);
+    let now = rows(
+        &p,
+        ovom_core::sql::file(ovom_core::sql::Dialect::DuckDb, "reports/report_failures").unwrap(),
+    );
+    assert_eq!(now[0][9], "SUCCEEDED");
 }

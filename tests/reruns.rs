@@ -147,7 +147,13 @@ fn a_patient_update_on_a_later_day_replaces_the_record_and_a_rerun_of_the_earlie
 
 #[test]
 fn a_day_with_no_files_succeeds_with_zero_rows() {
+    // The data root holds another day (a root with no file at all is a
+    // wrong root, refused).
     let data = Data::new();
+    data.file(
+        &format!("patient_data/{}/part-00000.json", folder("2025-07-03")),
+        &[patient(1, "2025-07-03")],
+    );
     let p = pipeline(data.path());
     let out = run_ok(&p, "2025-07-04");
     assert_eq!(out["stage_bloodtests"]["files"], 0);
@@ -185,7 +191,9 @@ fn append_mode_keeps_the_first_version_and_truncate_insert_rebuilds_from_every_d
                     day(d),
                     RunOptions {
                         strict: false,
-                        dim_mode: mode
+                        dim_mode: mode,
+                        leave_later_days: false,
+                        allow_empty: false,
                     },
                     &clock()
                 )

@@ -19,7 +19,6 @@ use std::collections::{BTreeMap, VecDeque};
 use std::process::{Command, Stdio};
 
 use ovom_asl::{Executor, Observer, StateMachine, TaskFailure, TaskHandler};
-use ovom_core::handler::TaskKind;
 use serde_json::{json, Value};
 
 use crate::support::*;
@@ -28,11 +27,8 @@ const BRANCH_STATES: [&str; 3] = ["LoadDimDoctor", "LoadDimLab", "LoadDimDate"];
 
 fn definition() -> String {
     let mut text = ovom::pipeline::DEFINITION.to_owned();
-    for k in TaskKind::ALL {
-        text = text.replace(
-            &format!("${{{}}}", k.substitution()),
-            &ovom_awspath::function_arn(k),
-        );
+    for (name, value) in ovom_awspath::substitutions() {
+        text = text.replace(&format!("${{{name}}}"), &value);
     }
     text
 }
@@ -190,12 +186,11 @@ fn scenarios() -> Vec<Value> {
 #[test]
 fn moto_runs_the_daily_state_machine_as_ours_does() {
     let text = definition();
-    let subs = TaskKind::ALL
-        .iter()
-        .map(|k| (k.substitution().to_owned(), ovom_awspath::function_arn(*k)))
-        .collect();
-    let machine =
-        StateMachine::from_json_with_substitutions(ovom::pipeline::DEFINITION, &subs).unwrap();
+    let machine = StateMachine::from_json_with_substitutions(
+        ovom::pipeline::DEFINITION,
+        &ovom_awspath::substitutions(),
+    )
+    .unwrap();
     let scenarios = scenarios();
     let theirs = moto(&text, &scenarios);
     assert_eq!(theirs.len(), scenarios.len());

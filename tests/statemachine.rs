@@ -88,7 +88,7 @@ fn a_clean_day_runs_every_task_in_order_with_its_parameters() {
         calls[0],
         (
             local_arn(TaskKind::Stage),
-            json!({"source": "patient_data", "logical_date": "2025-03-14", "through": "2025-03-14", "run_id": "exec-1", "strict": false})
+            json!({"source": "patient_data", "logical_date": "2025-03-14", "through": "2025-03-14", "run_id": "exec-1", "strict": false, "allow_empty": false})
         )
     );
     assert_eq!(
@@ -207,14 +207,16 @@ fn transient_errors_that_persist_fail_after_the_last_attempt() {
 }
 
 #[test]
-fn the_definition_names_exactly_the_three_task_functions() {
+fn the_definition_names_exactly_the_three_task_functions_and_the_nested_backfill() {
     let machine = load_definition(DEFINITION).unwrap();
-    let expected: BTreeSet<String> = TaskKind::ALL.iter().map(|k| local_arn(*k)).collect();
+    let mut expected: BTreeSet<String> = TaskKind::ALL.iter().map(|k| local_arn(*k)).collect();
+    expected.insert(ovom_core::handler::NESTED_START.to_owned());
     assert_eq!(machine.task_resources(), expected);
-    let placeholders: BTreeSet<String> = TaskKind::ALL
+    let mut placeholders: BTreeSet<String> = TaskKind::ALL
         .iter()
         .map(|k| format!("${{{}}}", k.substitution()))
         .collect();
+    placeholders.insert(ovom_core::handler::NESTED_START.to_owned());
     assert_eq!(
         ovom_asl::StateMachine::from_json(DEFINITION)
             .unwrap()

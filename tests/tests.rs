@@ -17,6 +17,8 @@ mod fast_path;
 mod faults;
 mod hostile;
 mod infra;
+mod late_days;
+mod operator;
 mod params;
 mod pipeline;
 mod privacy;

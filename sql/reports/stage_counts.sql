@@ -1,4 +1,7 @@
--- Lines read, staged and quarantined for one source on one day.
+-- Lines read, staged and quarantined for one source over the task's days,
+-- and the first and last day after them that the warehouse already holds
+-- (staged by an earlier run): those days were decided without the task's
+-- days, so the state machine runs them again after this one.
 SELECT
     (SELECT COALESCE(SUM(lines_read), 0) FROM stage_audit
       WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE) AND source = :source) AS lines_read,
@@ -7,4 +10,6 @@ SELECT
   + (SELECT COUNT(*) FROM staging_bloodtest
       WHERE :source = 'log_data' AND logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE)) AS staged,
     (SELECT COUNT(*) FROM quarantine
-      WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE) AND source = :source) AS quarantined;
+      WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE) AND source = :source) AS quarantined,
+    (SELECT MIN(logical_date) FROM stage_audit WHERE logical_date > CAST(:through AS DATE)) AS later_first,
+    (SELECT MAX(logical_date) FROM stage_audit WHERE logical_date > CAST(:through AS DATE)) AS later_last;

@@ -111,7 +111,7 @@ async function loads(input, dates, range = {}) {
     assert.deepEqual(out.dates, dates, name);
     assert.deepEqual(
         out.range,
-        { from: input.from, to: input.to, days: dates.length, dim_mode: "merge", strict: false, ...range },
+        { from: input.from, to: input.to, days: dates.length, dim_mode: "merge", strict: false, rerun_later_days: true, ...range },
         name,
     );
     passed += 1;
@@ -177,6 +177,11 @@ function consecutive(dates, from, count) {
         { dim_mode: "truncate-insert" },
     );
     await loads(
+        { from: "2025-03-14", to: "2025-03-16", rerun_later_days: false },
+        ["2025-03-14", "2025-03-15", "2025-03-16"],
+        { rerun_later_days: false },
+    );
+    await loads(
         { from: "2025-03-14", to: "2025-03-14", AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: "arn:aws:states:us-east-1:123456789012:execution:x:y" },
         ["2025-03-14"],
     );
@@ -197,6 +202,7 @@ function consecutive(dates, from, count) {
     await refuses({ from: "2025-03-14", to: "2025-03-15", dim_mode: "upsert" }, /^dim_mode must be one of merge, append, truncate-insert, not upsert$/);
     await refuses({ from: "2025-03-14", to: "2025-03-15", dim_mode: null }, /^dim_mode must be one of/);
     await refuses({ from: "2025-03-14", to: "2025-03-15", strict: "yes" }, /^strict must be true or false, not yes$/);
+    await refuses({ from: "2025-03-14", to: "2025-03-15", rerun_later_days: "no" }, /^rerun_later_days must be true or false, not no$/);
     await refuses({ from: "2025-03-14", to: "2025-03-15", form: "2025-03-01" }, /^unknown input field\(s\): form;/);
     await refuses({ logical_date: "2025-03-14" }, /^unknown input field\(s\): logical_date;/);
 

@@ -72,6 +72,7 @@ LITERALS = {
     "attempts": "'1'",
     "duration_ms": "'12'",
     "parent_execution_id": "'backfill-20250101-20251231-1'",
+    "data_root": "'/srv/ovom/data'",
     "redrive_count": "'1'",
     "now": "'2025-03-14 06:02:00'",
     "from_date": "'2025-01-01'",

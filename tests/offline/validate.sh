@@ -107,10 +107,11 @@ asl_validate() {
     # ARN the template substitutes, which asl-validator's ARN check then
     # verifies.
     local deployed="$scratch/pipeline.deployed.asl.json"
-    sed -E 's/\$\{(Stage|Load|Quality)FunctionArn\}/arn:aws:lambda:us-east-1:123456789012:function:ovom-\1/g' \
+    sed -E -e 's/\$\{(Stage|Load|Quality)FunctionArn\}/arn:aws:lambda:us-east-1:123456789012:function:ovom-\1/g' \
+        -e 's/\$\{BackfillArn\}/arn:aws:states:us-east-1:123456789012:stateMachine:ovom-warehouse-backfill/g' \
         "$definition" >"$deployed"
     if grep -q '\${' "$deployed"; then
-        echo "  the definition has a placeholder besides the three function ARNs" >&2
+        echo "  the definition has a placeholder besides the three function ARNs and the backfill's" >&2
         return 1
     fi
     local backfill_deployed="$scratch/backfill.deployed.asl.json"

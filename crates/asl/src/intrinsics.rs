@@ -28,10 +28,11 @@ enum Func {
     StringSplit,
     Base64Encode,
     Base64Decode,
+    Uuid,
 }
 
 impl Func {
-    const ALL: [(&'static str, Func); 15] = [
+    const ALL: [(&'static str, Func); 16] = [
         ("States.Format", Func::Format),
         ("States.StringToJson", Func::StringToJson),
         ("States.JsonToString", Func::JsonToString),
@@ -47,11 +48,12 @@ impl Func {
         ("States.StringSplit", Func::StringSplit),
         ("States.Base64Encode", Func::Base64Encode),
         ("States.Base64Decode", Func::Base64Decode),
+        ("States.UUID", Func::Uuid),
     ];
 
     /// Step Functions functions this interpreter does not run: hashes and
-    /// random values.
-    const UNSUPPORTED: [&'static str; 3] = ["States.Hash", "States.UUID", "States.MathRandom"];
+    /// random numbers.
+    const UNSUPPORTED: [&'static str; 2] = ["States.Hash", "States.MathRandom"];
 
     fn name(self) -> &'static str {
         Func::ALL
@@ -76,8 +78,26 @@ impl Func {
             | Func::MathAdd
             | Func::StringSplit => (2, 2),
             Func::ArrayRange | Func::JsonMerge => (3, 3),
+            Func::Uuid => (0, 0),
         }
     }
+}
+
+/// A version 4 UUID (RFC 9562) from 128 random bits, as `States.UUID`
+/// returns it: lower-case hex, 8-4-4-4-12.
+fn uuid_v4(random: u128) -> String {
+    let bits = (random & !(0xF000u128 << 64) & !(0xC000u128 << 48))
+        | (0x4000u128 << 64)
+        | (0x8000u128 << 48);
+    let hex = format!("{bits:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 /// Whether a `.$` value is written as an intrinsic function call.
@@ -449,6 +469,7 @@ impl Call {
                         .collect(),
                 ))
             }
+            Func::Uuid => Ok(Value::String(uuid_v4(fastrand::u128(..)))),
             Func::Base64Encode => Ok(Value::String(base64::encode(
                 string(f, &args[0], "the argument")?.as_bytes(),
             ))),
@@ -829,6 +850,34 @@ mod tests {
             "in `States.Array(1) x` at character 17: unexpected text after the call"
         );
         assert_eq!(message("States.Array(nope)"), "in `States.Array(nope)` at character 14: expected a string, a number, true, false, null, a path or a call");
-        assert!(Call::parse("States.UUID()").unwrap_err().unsupported);
+        assert!(
+            Call::parse("States.MathRandom(1, 9)")
+                .unwrap_err()
+                .unsupported
+        );
+    }
+
+    #[test]
+    fn uuid_is_a_version_4_uuid_each_time_another() {
+        let a = ok("States.UUID()", json!({}));
+        let b = ok("States.UUID()", json!({}));
+        assert_ne!(a, b);
+        for text in [a.as_str().unwrap(), &uuid_v4(u128::MAX), &uuid_v4(0)] {
+            let groups: Vec<&str> = text.split('-').collect();
+            assert_eq!(
+                groups.iter().map(|g| g.len()).collect::<Vec<_>>(),
+                [8, 4, 4, 4, 12],
+                "{text}"
+            );
+            assert!(text
+                .chars()
+                .all(|c| c == '-' || c.is_ascii_digit() || ('a'..='f').contains(&c)));
+            assert!(groups[2].starts_with('4'), "version 4: {text}");
+            assert!(
+                matches!(groups[3].chars().next(), Some('8' | '9' | 'a' | 'b')),
+                "variant 10: {text}"
+            );
+        }
+        assert_eq!(uuid_v4(0), "00000000-0000-4000-8000-000000000000");
     }
 }

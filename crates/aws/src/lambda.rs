@@ -591,6 +591,15 @@ mod tests {
                 comparison: "=",
                 expected: 0,
             },
+            TaskError::EmptyDayRefused {
+                source_folder: "log_data",
+                logical_date: "2025-03-14".into(),
+                rows: 12,
+            },
+            TaskError::OutsideLayout {
+                key: "log_data/2025/02/30/part-00000.json".into(),
+                reason: "2025-02-30 is not a day between 1970 and 2100".into(),
+            },
         ]
     }
 

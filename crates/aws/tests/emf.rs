@@ -290,6 +290,7 @@ fn stage_report() -> Value {
         lines_read: 1000,
         staged: 990,
         quarantined: 10,
+        later_days: None,
     })
     .unwrap()
 }

@@ -33,9 +33,9 @@ use ovom_asl::{
 use ovom_aws::lambda::{diagnostic, Task};
 use ovom_aws::redshift::{PollBackoff, RedshiftConfig, RedshiftWarehouse, Target};
 use ovom_aws::s3::{DataRoot, S3Store};
-use ovom_core::handler::TaskKind;
+use ovom_core::handler::{TaskKind, BACKFILL_SUBSTITUTION, NESTED_START};
 use ovom_core::local_dir::LocalDir;
-use ovom_core::params::{LogicalDate, Source};
+use ovom_core::params::{self, LogicalDate, NestedStart, Source};
 use ovom_core::ports::ObjectStore;
 use serde_json::Value;
 
@@ -49,6 +49,20 @@ pub const BUCKET: &str = "ovom-export";
 pub const PREFIX: &str = "ehr";
 pub const WORKGROUP: &str = "ovom";
 pub const COPY_ROLE: &str = "arn:aws:iam::123456789012:role/ovom-copy";
+
+/// The backfill state machine's ARN in the test deployment.
+pub const BACKFILL_ARN: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:ovom-backfill";
+
+/// The daily state machine's `DefinitionSubstitutions` in the test
+/// deployment.
+pub fn substitutions() -> std::collections::BTreeMap<String, String> {
+    let mut subs: std::collections::BTreeMap<String, String> = TaskKind::ALL
+        .iter()
+        .map(|k| (k.substitution().to_owned(), function_arn(*k)))
+        .collect();
+    subs.insert(BACKFILL_SUBSTITUTION.to_owned(), BACKFILL_ARN.to_owned());
+    subs
+}
 
 /// A Lambda function ARN of the test deployment.
 pub fn function_arn(kind: TaskKind) -> String {
@@ -109,11 +123,7 @@ impl AwsPath {
             .block_on(s3.create_bucket().bucket(BUCKET).send())
             .context("creating the export bucket on moto")?;
         let data_api = data_api_client(&dataapi.endpoint());
-        let subs = TaskKind::ALL
-            .iter()
-            .map(|k| (k.substitution().to_owned(), function_arn(*k)))
-            .collect();
-        let machine = StateMachine::from_json_with_substitutions(DEFINITION, &subs)
+        let machine = StateMachine::from_json_with_substitutions(DEFINITION, &substitutions())
             .context("parsing the state machine")?;
         let root = DataRoot::parse(&format!("s3://{BUCKET}/{PREFIX}"))
             .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -186,7 +196,11 @@ impl AwsPath {
         observer: &dyn Observer,
     ) -> Result<Value, ExecutionFailure> {
         let clock = clock();
-        Executor::new(&self.machine, handler, &clock as &dyn Clock, observer)
+        let handler = LaterDays {
+            path: self,
+            tasks: handler,
+        };
+        Executor::new(&self.machine, &handler, &clock as &dyn Clock, observer)
             .with_execution_name(name)
             .run(input)
     }
@@ -211,20 +225,67 @@ impl AwsPath {
         input: Value,
     ) -> Result<Value, ExecutionFailure> {
         let clock = clock();
-        Executor::new(
-            &self.machine,
-            &self.lambdas,
-            &clock as &dyn Clock,
-            &NoopObserver,
-        )
-        .with_execution_name(name)
-        .run_from(state, input)
+        let handler = LaterDays {
+            path: self,
+            tasks: &self.lambdas,
+        };
+        Executor::new(&self.machine, &handler, &clock as &dyn Clock, &NoopObserver)
+            .with_execution_name(name)
+            .run_from(state, input)
     }
 
     /// Every row of a query, each value as text (`NULL` for null), through
     /// the Data API without a session.
     pub fn query(&self, sql: &str) -> Result<Vec<Vec<String>>> {
         self.runtime.block_on(query(&self.data_api, sql))
+    }
+}
+
+/// The task handler of one execution: the backfill state machine that the
+/// daily one starts for the days after a late day runs here as it does on
+/// AWS (each day of its range in order, one daily execution each, only the
+/// last day with the backfill's `rerun_later_days`; the first failed day
+/// fails it); every other resource goes to `tasks`.
+struct LaterDays<'a> {
+    path: &'a AwsPath,
+    tasks: &'a dyn TaskHandler,
+}
+
+impl TaskHandler for LaterDays<'_> {
+    fn invoke(&self, resource: &str, input: &Value, ctx: &Value) -> Result<Value, TaskFailure> {
+        if resource != NESTED_START {
+            return self.tasks.invoke(resource, input, ctx);
+        }
+        let failed = |cause: String| TaskFailure::new("States.TaskFailed", cause);
+        let start: NestedStart = params::parse(input).map_err(|e| failed(e.to_string()))?;
+        if start.state_machine_arn != BACKFILL_ARN {
+            return Err(failed(format!(
+                "no state machine {}",
+                start.state_machine_arn
+            )));
+        }
+        let b = &start.input;
+        for day in b.days().map_err(|e| failed(e.to_string()))?.iter() {
+            let day_input = serde_json::json!({
+                "logical_date": day,
+                "dim_mode": b.dim_mode.as_str(),
+                "strict": b.strict,
+                "rerun_later_days": b.reruns_after(day),
+                "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": b.started_by,
+            });
+            let name = format!("{}-{day}", start.name);
+            self.path
+                .execute_with(&name, day_input, self.tasks, &NoopObserver)
+                .map_err(|f| {
+                    failed(format!(
+                        "day {day} (execution {name}) failed in {}: {}: {}",
+                        f.state, f.error, f.cause
+                    ))
+                })?;
+        }
+        let output = b.output().map_err(|e| failed(e.to_string()))?;
+        let arn = BACKFILL_ARN.replace(":stateMachine:", ":execution:");
+        Ok(start.succeeded(&format!("{arn}:{}", start.name), output))
     }
 }
 

@@ -46,7 +46,16 @@ pub struct BackfillOutcome {
     pub skipped: usize,
     pub ran: usize,
     /// The daily execution that failed and stopped the backfill.
-    pub failed: Option<String>,
+    pub failed: Option<DayFailure>,
+}
+
+/// The day that stopped a backfill.
+#[derive(Debug, Clone)]
+pub struct DayFailure {
+    pub execution_id: String,
+    pub error: String,
+    /// Which day, execution and state failed, and why.
+    pub cause: String,
 }
 
 /// The days of a range, checked: `from` not after `to`, at most
@@ -69,10 +78,17 @@ pub fn range(from: LogicalDate, to: LogicalDate) -> Result<Vec<LogicalDate>> {
 }
 
 /// Run the range; `each` hears of every day as it ends (a progress bar, a
-/// summary).
+/// summary). `parent` is the daily execution that started the backfill for
+/// the days after its own. Only the range's last day runs again the days
+/// after the range that are already loaded (unless
+/// `opts.run.leave_later_days`): the days before it are followed by the
+/// range's next days. So once a day runs, every day after it in the range
+/// runs too, even one whose latest execution had succeeded: it was decided
+/// without the day that just ran.
 pub fn backfill(
     p: &Pipeline,
     opts: BackfillOptions,
+    parent: Option<&str>,
     clock: &dyn Clock,
     handler: &dyn TaskHandler,
     mut each: impl FnMut(Day<'_>) -> Result<()>,
@@ -106,7 +122,7 @@ pub fn backfill(
         "dim_mode": opts.run.dim_mode.as_str(),
         "strict": opts.run.strict,
     });
-    p.execution_started(&execution_id, BACKFILL, None, &input, None, clock)?;
+    p.execution_started(&execution_id, BACKFILL, None, &input, parent, clock)?;
     let mut outcome = BackfillOutcome {
         execution_id,
         days: days.len(),
@@ -115,25 +131,31 @@ pub fn backfill(
         failed: None,
     };
     let mut failure = None;
+    let mut running = false;
     for day in days {
-        if succeeded.contains(&day.to_string()) {
+        if !running && succeeded.contains(&day.to_string()) {
             outcome.skipped += 1;
             each(Day::Skipped(day))?;
             continue;
         }
-        let run = p.start_day(day, opts.run, Some(&outcome.execution_id), clock, handler)?;
+        running = true;
+        let run_opts = RunOptions {
+            leave_later_days: opts.run.leave_later_days || day != opts.to,
+            ..opts.run
+        };
+        let run = p.start_day(day, run_opts, Some(&outcome.execution_id), clock, handler)?;
         outcome.ran += 1;
         each(Day::Ran(&run))?;
         if let Err(f) = &run.result {
             let state = run.failed_state.clone().unwrap_or_else(|| f.state.clone());
-            failure = Some((
-                run.execution_id.clone(),
-                f.error.clone(),
-                format!(
+            failure = Some(DayFailure {
+                execution_id: run.execution_id.clone(),
+                error: f.error.clone(),
+                cause: format!(
                     "day {day} (execution {}) failed in {state}: {}",
                     run.execution_id, f.cause
                 ),
-            ));
+            });
             break;
         }
     }
@@ -141,9 +163,9 @@ pub fn backfill(
         &outcome.execution_id,
         failure
             .as_ref()
-            .map(|(s, e, c)| (s.as_str(), e.as_str(), c.as_str())),
+            .map(|f| (f.execution_id.as_str(), f.error.as_str(), f.cause.as_str())),
         clock,
     )?;
-    outcome.failed = failure.map(|(s, _, _)| s);
+    outcome.failed = failure;
     Ok(outcome)
 }

@@ -9,6 +9,16 @@ use ovom_generate::{DirSink, Options, Progress, Sink, Summary};
 
 pub fn into_dir(dir: &Path, opts: &Options) -> Result<Summary> {
     opts.validate()?;
+    // Two data sets in one folder would be loaded as one.
+    if let Some(source) = ["patient_data", "log_data"]
+        .into_iter()
+        .find(|s| dir.join(s).exists())
+    {
+        anyhow::bail!(
+            "{} already holds a data set ({source}/): generate into an empty folder, or remove it first",
+            dir.display()
+        );
+    }
     with_progress(opts, &mut DirSink::new(dir))
         .with_context(|| format!("generating into {}", dir.display()))
 }

@@ -9,3 +9,4 @@ pub mod query;
 pub mod report;
 pub mod status;
 pub mod summary;
+pub mod warehouse;

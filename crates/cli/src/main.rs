@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use ovom::backfill::{backfill, BackfillOptions, Day};
-use ovom::pipeline::{Pipeline, RunOptions};
+use ovom::pipeline::{Access, Pipeline, RunOptions};
 use ovom::summary::Summary;
 use ovom_asl::SystemClock;
 use ovom_core::params::{Days, DimMode, LogicalDate};
@@ -21,9 +21,9 @@ use ovom_duckdb::DuckWarehouse;
     about = "The OVŌM Care blood-test warehouse, on one machine"
 )]
 struct Cli {
-    /// Log level for the tasks' structured logs (on stderr): error, warn, info, debug.
-    #[arg(long, global = true, default_value = "warn")]
-    log: String,
+    /// Log level for the tasks' structured logs (on stderr).
+    #[arg(long, global = true, value_enum, default_value_t = LogLevel::Warn)]
+    log: LogLevel,
     /// Log as JSON lines instead of text.
     #[arg(long, global = true)]
     log_json: bool,
@@ -56,18 +56,24 @@ enum Command {
         /// Run one logical day, YYYY-MM-DD.
         #[arg(long)]
         date: Option<String>,
-        /// The data root; the default data set is generated there if it is missing.
-        #[arg(long, default_value = "data")]
-        data: PathBuf,
-        /// The DuckDB warehouse file.
-        #[arg(long, default_value = "ovom.duckdb")]
-        warehouse: PathBuf,
+        /// The data root (default `data`). On a first run (neither --data
+        /// nor --warehouse given, no `ovom.duckdb` yet) the default data set
+        /// is generated there if it is missing.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// The DuckDB warehouse file (default `ovom.duckdb`).
+        #[arg(long)]
+        warehouse: Option<PathBuf>,
         /// Fail a day on its first malformed line instead of quarantining it.
         #[arg(long)]
         strict: bool,
         /// How dimensions are loaded.
         #[arg(long, value_enum, default_value_t = Mode::Merge)]
         dim_mode: Mode,
+        /// Let a day with no file replace the rows the warehouse holds of it
+        /// (refused otherwise: a wrong folder or moved files).
+        #[arg(long)]
+        allow_empty: bool,
     },
     /// Run the daily state machine for every day of a range, in order;
     /// days whose latest execution succeeded are skipped unless --force.
@@ -89,11 +95,14 @@ enum Command {
         strict: bool,
         #[arg(long, value_enum, default_value_t = Mode::Merge)]
         dim_mode: Mode,
+        /// Let a day with no file replace the rows the warehouse holds of it.
+        #[arg(long)]
+        allow_empty: bool,
     },
     /// List the latest executions, with the failed state and error of each failure.
     Status {
-        /// How many executions to list.
-        #[arg(long, default_value_t = 20)]
+        /// How many executions to list (1 to 10000).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         limit: u32,
         #[arg(long, default_value = "ovom.duckdb")]
         warehouse: PathBuf,
@@ -102,8 +111,10 @@ enum Command {
     /// input (the latest unresolved failure when no id is given).
     Redrive {
         execution_id: Option<String>,
-        #[arg(long, default_value = "data")]
-        data: PathBuf,
+        /// The data root; by default the one the execution read (recorded
+        /// in the warehouse), and it must be that one when given.
+        #[arg(long)]
+        data: Option<PathBuf>,
         #[arg(long, default_value = "ovom.duckdb")]
         warehouse: PathBuf,
     },
@@ -122,6 +133,27 @@ enum Command {
         #[arg(long, default_value = "report.html")]
         out: PathBuf,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -148,7 +180,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(&cli.log, cli.log_json);
+    init_tracing(cli.log.as_str(), cli.log_json);
     match execute(cli.command) {
         Ok(code) => code,
         Err(e) => {
@@ -213,14 +245,24 @@ fn execute(command: Command) -> Result<ExitCode> {
             warehouse,
             strict,
             dim_mode,
+            allow_empty,
         } => {
             let date = date.map(|d| d.parse::<LogicalDate>()).transpose()?;
-            ensure_data(&data, date.is_none())?;
+            // Only a newcomer's first run generates data: a typo in --data,
+            // or a run against a warehouse that exists, must not load a
+            // simulated data set into it.
+            let first_run =
+                data.is_none() && warehouse.is_none() && !Path::new(DEFAULT_WAREHOUSE).exists();
+            let data = data.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));
+            let warehouse = warehouse.unwrap_or_else(|| PathBuf::from(DEFAULT_WAREHOUSE));
+            ensure_data(&data, date.is_none() && first_run)?;
             let started = Instant::now();
             let pipeline = Pipeline::open(&warehouse, &data)?;
             let opts = RunOptions {
                 strict,
                 dim_mode: dim_mode.into(),
+                leave_later_days: false,
+                allow_empty,
             };
             let mut summary = Summary::default();
             let days = match date {
@@ -240,8 +282,16 @@ fn execute(command: Command) -> Result<ExitCode> {
                         .context("summarising the run")?;
                 }
                 _ => {
+                    let last = days.last().copied();
                     for day in days {
                         bar.set_message(day.to_string());
+                        // Only the last day runs again the days after it
+                        // that are already loaded: the next days follow the
+                        // others.
+                        let opts = RunOptions {
+                            leave_later_days: Some(day) != last,
+                            ..opts
+                        };
                         let run = pipeline.run_day(day, opts, &SystemClock)?;
                         summary
                             .add(&run, &mut *pipeline.warehouse())
@@ -265,6 +315,7 @@ fn execute(command: Command) -> Result<ExitCode> {
             warehouse,
             strict,
             dim_mode,
+            allow_empty,
         } => {
             let opts = BackfillOptions {
                 from: from.parse().context("--from")?,
@@ -273,6 +324,8 @@ fn execute(command: Command) -> Result<ExitCode> {
                 run: RunOptions {
                     strict,
                     dim_mode: dim_mode.into(),
+                    leave_later_days: false,
+                    allow_empty,
                 },
             };
             let days = ovom::backfill::range(opts.from, opts.to)?.len();
@@ -281,7 +334,7 @@ fn execute(command: Command) -> Result<ExitCode> {
             let pipeline = Pipeline::open(&warehouse, &data)?;
             let bar = day_bar(days);
             let mut summary = Summary::default();
-            let outcome = backfill(&pipeline, opts, &SystemClock, &pipeline, |day| {
+            let outcome = backfill(&pipeline, opts, None, &SystemClock, &pipeline, |day| {
                 match day {
                     Day::Skipped(d) => {
                         summary.skipped += 1;
@@ -327,6 +380,9 @@ fn execute(command: Command) -> Result<ExitCode> {
             data,
             warehouse,
         } => {
+            if let Some(data) = &data {
+                local_root(data)?;
+            }
             if !warehouse.is_file() {
                 bail!(
                     "no warehouse at {}: nothing to redrive",
@@ -334,13 +390,29 @@ fn execute(command: Command) -> Result<ExitCode> {
                 );
             }
             let started = Instant::now();
-            let pipeline = Pipeline::open(&warehouse, &data)?;
+            let given = data.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));
+            let mut pipeline = Pipeline::open(&warehouse, &given)?;
             let id = match execution_id {
                 Some(id) => id,
                 None => pipeline.latest_unresolved_failure()?.context(
                     "no failed execution to redrive (`ovom status` lists the executions)",
                 )?,
             };
+            // A redrive reads the data root its execution read.
+            if let Some(recorded) = pipeline.recorded_data_root(&id)? {
+                if data.is_some() && pipeline.data_root() != recorded {
+                    bail!(
+                        "execution {id} read the data root {}; --data {} is another folder: redrive it without --data (or with that folder)",
+                        recorded.display(),
+                        given.display()
+                    );
+                }
+                if pipeline.data_root() != recorded {
+                    drop(pipeline);
+                    pipeline = Pipeline::open(&warehouse, &recorded)?;
+                }
+            }
+            ensure_data(pipeline.store().root(), false)?;
             let run = pipeline.redrive(&id, &SystemClock, &pipeline)?;
             let mut summary = Summary::default();
             summary
@@ -373,12 +445,18 @@ fn execute(command: Command) -> Result<ExitCode> {
 /// Generate the default data set into `data` when it holds no export yet
 /// (only for a whole run: a named day or range needs the data to exist).
 fn ensure_data(data: &Path, generate_if_missing: bool) -> Result<()> {
+    local_root(data)?;
     if data.join("patient_data").is_dir() || data.join("log_data").is_dir() {
         return Ok(());
     }
     if !generate_if_missing {
+        let what = if data.exists() {
+            "holds neither patient_data/ nor log_data/"
+        } else {
+            "does not exist"
+        };
         bail!(
-            "no data under {}: run `ovom run` once, or `ovom generate --out {}`",
+            "the data root {} {what}: nothing was run (check --data; `ovom generate --out {}` writes the simulated data set there)",
             data.display(),
             data.display()
         );
@@ -391,6 +469,22 @@ fn ensure_data(data: &Path, generate_if_missing: bool) -> Result<()> {
     Ok(())
 }
 
+/// The defaults of `--data` and `--warehouse`.
+const DEFAULT_DATA: &str = "data";
+const DEFAULT_WAREHOUSE: &str = "ovom.duckdb";
+
+/// Refuse an S3 data root: `ovom` runs on a local folder; only `generate`
+/// writes to S3.
+fn local_root(data: &Path) -> Result<()> {
+    if data.to_str().is_some_and(|d| d.starts_with("s3:")) {
+        bail!(
+            "--data {}: `ovom run`, `backfill` and `redrive` read a local folder; an S3 data root is loaded by the deployed state machine (README, Deploy to AWS), and `ovom generate --out s3://…` writes one",
+            data.display()
+        );
+    }
+    Ok(())
+}
+
 fn open_read_only(warehouse: &Path) -> Result<DuckWarehouse> {
     if !warehouse.is_file() {
         bail!(
@@ -398,7 +492,10 @@ fn open_read_only(warehouse: &Path) -> Result<DuckWarehouse> {
             warehouse.display()
         );
     }
-    DuckWarehouse::open_read_only(warehouse).map_err(|e| ovom::pipeline::open_error(warehouse, e))
+    let mut wh = DuckWarehouse::open_read_only(warehouse)
+        .map_err(|e| ovom::pipeline::open_error(warehouse, e))?;
+    ovom::pipeline::check_ovom_warehouse(&mut wh, Some(warehouse), Access::Read)?;
+    Ok(wh)
 }
 
 fn day_bar(days: usize) -> ProgressBar {

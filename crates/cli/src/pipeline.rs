@@ -6,19 +6,21 @@ use std::cell::{RefCell, RefMut};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use ovom_asl::{
     Clock, ExecutionFailure, Executor, Observer, StateMachine, StateRecord, TaskFailure,
     TaskHandler,
 };
 use ovom_core::handler::{self, TaskKind};
 use ovom_core::local_dir::LocalDir;
-use ovom_core::params::{Days, DimMode, LogicalDate, RunId, Source};
-use ovom_core::ports::{in_transaction, ObjectStore, Param, Value, Warehouse};
+use ovom_core::params::{self, Days, DimMode, LogicalDate, NestedStart, RunId, Source};
+use ovom_core::ports::{in_transaction, Param, Value, Warehouse};
 use ovom_core::sql::{self, Dialect};
 use ovom_core::tasks;
-use ovom_core::TaskError;
 use ovom_duckdb::{DuckWarehouse, Scope};
+
+use crate::backfill::{self, BackfillOptions};
+pub use crate::warehouse::{check_ovom_warehouse, open_error, Access};
 
 /// The state machine file, compiled in: the very definition that production
 /// deploys.
@@ -32,13 +34,21 @@ pub fn local_arn(kind: TaskKind) -> String {
     format!("arn:ovom:local:function:{}", kind.name())
 }
 
+/// The local ARN that stands for the backfill state machine, which the daily
+/// one starts for the days after a late day (run by [`crate::backfill`]).
+pub const LOCAL_BACKFILL_ARN: &str = "arn:ovom:local:stateMachine:backfill";
+
 /// Parse the daily state machine with its task resources resolved to the
 /// in-process handlers.
 pub fn load_definition(text: &str) -> Result<StateMachine> {
-    let subs: BTreeMap<String, String> = TaskKind::ALL
+    let mut subs: BTreeMap<String, String> = TaskKind::ALL
         .iter()
         .map(|k| (k.substitution().to_owned(), local_arn(*k)))
         .collect();
+    subs.insert(
+        handler::BACKFILL_SUBSTITUTION.to_owned(),
+        LOCAL_BACKFILL_ARN.to_owned(),
+    );
     StateMachine::from_json_with_substitutions(text, &subs)
         .context("parsing the state machine definition")
 }
@@ -48,6 +58,13 @@ pub fn load_definition(text: &str) -> Result<StateMachine> {
 pub struct RunOptions {
     pub strict: bool,
     pub dim_mode: DimMode,
+    /// Leave the days after the execution's that the warehouse already
+    /// holds as they are (`"rerun_later_days": false`): a backfill's days
+    /// before its last, which the next days of the range follow anyway.
+    pub leave_later_days: bool,
+    /// Let a day with no file replace the rows the warehouse holds of it
+    /// (`"allow_empty": true`); refused otherwise.
+    pub allow_empty: bool,
 }
 
 /// How one execution ended.
@@ -76,12 +93,15 @@ impl Pipeline {
     /// DuckDB lets one process hold the file for writing: a file another
     /// process holds is refused with a message saying so.
     pub fn open(warehouse: &Path, data: &Path) -> Result<Self> {
-        let wh = DuckWarehouse::open(warehouse).map_err(|e| open_error(warehouse, e))?;
+        let mut wh = DuckWarehouse::open(warehouse).map_err(|e| open_error(warehouse, e))?;
+        check_ovom_warehouse(&mut wh, Some(warehouse), Access::Write)?;
         Self::with(wh, data, DEFINITION)
     }
 
     pub fn with(mut wh: DuckWarehouse, data: &Path, definition: &str) -> Result<Self> {
+        check_ovom_warehouse(&mut wh, None, Access::Write)?;
         tasks::ensure_schema(&mut wh).context("creating the warehouse schema")?;
+        wh.execute(sql::file(Dialect::DuckDb, "audit/add_data_root")?, &[])?;
         // This process holds the warehouse for writing: an execution still
         // RUNNING belongs to a process that stopped.
         wh.execute(
@@ -112,11 +132,7 @@ impl Pipeline {
     pub fn days(&self) -> Result<Vec<LogicalDate>> {
         let mut days = BTreeSet::new();
         for source in Source::ALL {
-            for object in self.store.list(&format!("{}/", source.folder()))? {
-                if let Some(day) = Source::day_of_key(&object.key) {
-                    days.insert(day);
-                }
-            }
+            days.extend(tasks::source_files(source, &self.store)?.into_keys());
         }
         Ok(days.into_iter().collect())
     }
@@ -143,6 +159,17 @@ impl Pipeline {
     /// model), with the result of running its days one after another.
     pub fn run_range(&self, days: Days, opts: RunOptions, clock: &dyn Clock) -> Result<DayRun> {
         self.start(days, opts, None, clock, self)
+    }
+
+    /// The same, with another task handler in front of the in-process one.
+    pub fn run_range_with(
+        &self,
+        days: Days,
+        opts: RunOptions,
+        clock: &dyn Clock,
+        handler: &dyn TaskHandler,
+    ) -> Result<DayRun> {
+        self.start(days, opts, None, clock, handler)
     }
 
     /// Start a new execution of the daily state machine for `day`; `parent`
@@ -185,6 +212,12 @@ impl Pipeline {
         });
         if days.count() > 1 {
             input["through"] = days.last.to_string().into();
+        }
+        if opts.leave_later_days {
+            input["rerun_later_days"] = false.into();
+        }
+        if opts.allow_empty {
+            input["allow_empty"] = true.into();
         }
         self.execution_started(
             &execution_id,
@@ -331,7 +364,13 @@ impl Pipeline {
         let recorder = Recorder {
             records: RefCell::new(vec![]),
         };
-        let executor = Executor::new(&self.machine, handler, clock, &recorder)
+        let handler = LaterDays {
+            pipeline: self,
+            execution_id: &run.execution_id,
+            clock,
+            tasks: handler,
+        };
+        let executor = Executor::new(&self.machine, &handler, clock, &recorder)
             .with_execution_name(&run.execution_id);
         let result = match &run.state {
             None => executor.run(run.input.clone()),
@@ -408,8 +447,27 @@ impl Pipeline {
                 ("input", text(&input.to_string())),
                 ("started_at", Value::Timestamp(clock.now().naive_utc())),
                 ("parent_execution_id", parent.map_or(Value::Null, text)),
+                ("data_root", text(&self.data_root().display().to_string())),
             ],
         )
+    }
+
+    /// The data root, as an absolute path when it exists.
+    pub fn data_root(&self) -> std::path::PathBuf {
+        let root = self.store.root();
+        root.canonicalize().unwrap_or_else(|_| root.to_path_buf())
+    }
+
+    /// The data root an execution read, when it was recorded.
+    pub fn recorded_data_root(&self, execution_id: &str) -> Result<Option<std::path::PathBuf>> {
+        let rows = self.query(
+            "audit/execution_lookup",
+            &[("execution_id", text(execution_id))],
+        )?;
+        Ok(rows.first().and_then(|r| match &r[8] {
+            Value::Text(t) => Some(std::path::PathBuf::from(t)),
+            _ => None,
+        }))
     }
 
     /// End an execution that has no states of its own (a backfill).
@@ -554,18 +612,6 @@ fn state_run_params(run: &Resume, seq: i64, r: &StateRecord) -> Vec<Param> {
     ]
 }
 
-/// Why a warehouse file could not be opened; a file another process holds
-/// is said to be in use (DuckDB lets one process write it at a time).
-pub fn open_error(warehouse: &Path, e: TaskError) -> anyhow::Error {
-    match e {
-        TaskError::WarehouseBusy(detail) => anyhow!(
-            "the warehouse {} is in use by another ovom process: wait for it to finish, then run this command again ({detail})",
-            warehouse.display()
-        ),
-        e => anyhow::Error::new(e).context(format!("opening the warehouse {}", warehouse.display())),
-    }
-}
-
 fn text(s: &str) -> Value {
     Value::Text(s.to_owned())
 }
@@ -591,6 +637,71 @@ impl TaskHandler for Pipeline {
             error: e.name().into(),
             cause: e.to_string(),
         })
+    }
+}
+
+/// The task handler of one execution: the backfill state machine it starts
+/// for the days after a late one runs here, as `ovom backfill` runs it (the
+/// days in order, each a daily execution naming the backfill as its parent,
+/// the backfill naming this execution); every other resource goes to
+/// `tasks`.
+struct LaterDays<'a> {
+    pipeline: &'a Pipeline,
+    execution_id: &'a str,
+    clock: &'a dyn Clock,
+    tasks: &'a dyn TaskHandler,
+}
+
+impl TaskHandler for LaterDays<'_> {
+    fn invoke(
+        &self,
+        resource: &str,
+        input: &serde_json::Value,
+        context: &serde_json::Value,
+    ) -> Result<serde_json::Value, TaskFailure> {
+        if resource != handler::NESTED_START {
+            return self.tasks.invoke(resource, input, context);
+        }
+        let failed = |cause: String| TaskFailure {
+            error: "States.TaskFailed".into(),
+            cause,
+        };
+        let start: NestedStart = params::parse(input).map_err(|e| failed(e.to_string()))?;
+        if start.state_machine_arn != LOCAL_BACKFILL_ARN {
+            return Err(failed(format!(
+                "no local state machine {}",
+                start.state_machine_arn
+            )));
+        }
+        let b = &start.input;
+        let opts = BackfillOptions {
+            from: b.from,
+            to: b.to,
+            force: true,
+            run: RunOptions {
+                strict: b.strict,
+                dim_mode: b.dim_mode,
+                leave_later_days: !b.rerun_later_days,
+                allow_empty: false,
+            },
+        };
+        let outcome = backfill::backfill(
+            self.pipeline,
+            opts,
+            Some(self.execution_id),
+            self.clock,
+            self.tasks,
+            |_| Ok(()),
+        )
+        .map_err(|e| failed(format!("{e:#}")))?;
+        if let Some(f) = outcome.failed {
+            return Err(failed(format!(
+                "backfill {} of the later days {} … {} failed: {}",
+                outcome.execution_id, b.from, b.to, f.cause
+            )));
+        }
+        let output = b.output().map_err(|e| failed(e.to_string()))?;
+        Ok(start.succeeded(&outcome.execution_id, output))
     }
 }
 

@@ -19,7 +19,7 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
 use ovom_core::ports::Value;
 use ovom_core::sql::{self, Dialect};
 use ovom_duckdb::duckdb::types::Value as DuckValue;
-use ovom_duckdb::duckdb::{AccessMode, Config, Connection};
+use ovom_duckdb::duckdb::Connection;
 
 use crate::pipeline::{load_definition, DEFINITION};
 
@@ -187,16 +187,15 @@ pub fn run(warehouse: &Path, out: &Path) -> Result<String> {
             warehouse.display()
         );
     }
-    let conn = Connection::open_with_flags(
-        warehouse,
-        Config::default().access_mode(AccessMode::ReadOnly)?,
-    )
-    .with_context(|| format!("opening {} read-only", warehouse.display()))?;
+    refuse_warehouse_as_output(warehouse, out)?;
+    let mut wh = ovom_duckdb::DuckWarehouse::open_read_only(warehouse)
+        .map_err(|e| crate::pipeline::open_error(warehouse, e))?;
+    crate::pipeline::check_ovom_warehouse(&mut wh, Some(warehouse), crate::pipeline::Access::Read)?;
     let now = chrono::Utc::now().naive_utc();
-    let data = load(&conn, &warehouse.display().to_string(), now)
+    let data = load(wh.connection(), &warehouse.display().to_string(), now)
         .with_context(|| format!("reading the run history of {}", warehouse.display()))?;
     let html = render(&data);
-    std::fs::write(out, &html).with_context(|| format!("writing {}", out.display()))?;
+    write_atomically(out, html.as_bytes()).with_context(|| format!("writing {}", out.display()))?;
     Ok(format!(
         "wrote {} ({} days, {} fact rows, {} failed execution{} listed, {} kB)",
         out.display(),
@@ -206,6 +205,55 @@ pub fn run(warehouse: &Path, out: &Path) -> Result<String> {
         if data.failures.len() == 1 { "" } else { "s" },
         html.len().div_ceil(1024)
     ))
+}
+
+/// The report must never land on the warehouse or its write-ahead log
+/// (by the same name, another spelling of it, or a link to it).
+fn refuse_warehouse_as_output(warehouse: &Path, out: &Path) -> Result<()> {
+    let mut wal = warehouse.as_os_str().to_owned();
+    wal.push(".wal");
+    for (what, file) in [
+        ("warehouse", warehouse.to_path_buf()),
+        ("warehouse's write-ahead log", wal.into()),
+    ] {
+        let same = match (std::fs::metadata(&file), std::fs::metadata(out)) {
+            (Ok(a), Ok(b)) => {
+                use std::os::unix::fs::MetadataExt;
+                a.dev() == b.dev() && a.ino() == b.ino()
+            }
+            _ => resolved(&file) == resolved(out),
+        };
+        if same {
+            bail!(
+                "--out {} is the {what} {}: the report is written to a file of its own (e.g. --out report.html)",
+                out.display(),
+                file.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A path with its folder resolved (the file itself may not exist yet).
+fn resolved(path: &Path) -> Option<std::path::PathBuf> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    Some(parent.canonicalize().ok()?.join(path.file_name()?))
+}
+
+/// Write a file whole or not at all: a temporary file beside it, renamed
+/// over it once written.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp-{}", std::process::id()));
+    let tmp = std::path::PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
 }
 
 /// Run one `sql/reports/report_*.sql` query.

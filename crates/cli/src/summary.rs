@@ -24,6 +24,9 @@ pub struct Summary {
     pub checks_run: u64,
     /// Total time and runs of each state, by state name, in first-run order.
     pub steps: Vec<(String, Duration, u32)>,
+    /// The days after a late day that its execution ran again, each range
+    /// with the backfill that ran it.
+    pub later_days: Vec<String>,
     pub failure: Option<String>,
 }
 
@@ -64,6 +67,16 @@ impl Summary {
         // A day that succeeded says in its output where its lines went; for
         // a failed day, ask the warehouse what it holds of the day.
         if let Ok(output) = &run.result {
+            let later = &output["later_days"];
+            if let (Some(from), Some(to), Some(n), Some(by)) = (
+                later["range"]["from"].as_str(),
+                later["range"]["to"].as_str(),
+                later["range"]["days"].as_u64(),
+                later["execution"].as_str(),
+            ) {
+                self.later_days
+                    .push(format!("{from} … {to}: {n} days run again by {by}"));
+            }
             let fact = &output["fact_bloodtest"];
             let count = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
             self.loaded += count(&fact["loaded"]);
@@ -127,6 +140,9 @@ impl Summary {
             "checks      {} of {} passed",
             self.checks_passed, self.checks_run
         );
+        for later in &self.later_days {
+            let _ = writeln!(s, "later days  {later}");
+        }
         let _ = writeln!(s, "time per step (total over days):");
         for (name, total, runs) in &self.steps {
             let _ = writeln!(

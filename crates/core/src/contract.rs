@@ -40,6 +40,7 @@ pub const TEST_WIDTHS: &[(&str, usize)] = &[
 /// One `patient_data` record.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct PatientRecord<'a> {
+    #[serde(deserialize_with = "integer")]
     pub patient_id: i64,
     #[serde(borrow)]
     pub first_name: Cow<'a, str>,
@@ -47,7 +48,9 @@ pub struct PatientRecord<'a> {
     pub last_name: Cow<'a, str>,
     #[serde(borrow)]
     pub sex: Cow<'a, str>,
+    #[serde(deserialize_with = "integer")]
     pub age: i32,
+    #[serde(deserialize_with = "integer")]
     pub height: i32,
     pub weight: f64,
     #[serde(borrow)]
@@ -61,12 +64,15 @@ pub struct PatientRecord<'a> {
 pub struct TestRecord<'a> {
     #[serde(borrow)]
     pub test_id: Cow<'a, str>,
+    #[serde(deserialize_with = "integer")]
     pub patient_id: i64,
+    #[serde(deserialize_with = "integer")]
     pub doc_id: i64,
     #[serde(borrow)]
     pub doc_name: Cow<'a, str>,
     #[serde(borrow)]
     pub clinic: Cow<'a, str>,
+    #[serde(deserialize_with = "integer")]
     pub lab_id: i64,
     #[serde(borrow)]
     pub lab_name: Cow<'a, str>,
@@ -74,13 +80,21 @@ pub struct TestRecord<'a> {
     pub city: Cow<'a, str>,
     #[serde(deserialize_with = "timestamp")]
     pub ts: NaiveDateTime,
+    #[serde(deserialize_with = "integer")]
     pub ap_hi: i32,
+    #[serde(deserialize_with = "integer")]
     pub ap_lo: i32,
+    #[serde(deserialize_with = "integer")]
     pub cholesterol: i32,
+    #[serde(deserialize_with = "integer")]
     pub gluc: i32,
+    #[serde(deserialize_with = "integer")]
     pub smoke: i32,
+    #[serde(deserialize_with = "integer")]
     pub alco: i32,
+    #[serde(deserialize_with = "integer")]
     pub active: i32,
+    #[serde(deserialize_with = "integer")]
     pub cardio: i32,
 }
 
@@ -98,6 +112,41 @@ impl std::fmt::Display for LineError {
             None => f.write_str(&self.reason),
         }
     }
+}
+
+/// A JSON integer within the field's type. `-0` is an integer (as 0), but
+/// serde_json reads it as the float -0.0, so a negative zero is taken as 0
+/// (which also takes `-0.0` as 0); any other fraction or float is refused.
+fn integer<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    use serde::de::{Error, Unexpected, Visitor};
+    struct Integer<T>(std::marker::PhantomData<T>);
+    impl<T: TryFrom<i64>> Visitor<'_> for Integer<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an integer")
+        }
+        fn visit_i64<E: Error>(self, v: i64) -> Result<T, E> {
+            T::try_from(v).map_err(|_| E::invalid_value(Unexpected::Signed(v), &self))
+        }
+        fn visit_u64<E: Error>(self, v: u64) -> Result<T, E> {
+            i64::try_from(v)
+                .ok()
+                .and_then(|v| T::try_from(v).ok())
+                .ok_or_else(|| E::invalid_value(Unexpected::Unsigned(v), &self))
+        }
+        fn visit_f64<E: Error>(self, v: f64) -> Result<T, E> {
+            if v == 0.0 && v.is_sign_negative() {
+                self.visit_i64(0)
+            } else {
+                Err(E::invalid_type(Unexpected::Float(v), &self))
+            }
+        }
+    }
+    d.deserialize_any(Integer(std::marker::PhantomData))
 }
 
 fn timestamp<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NaiveDateTime, D::Error> {
@@ -275,7 +324,9 @@ fn explain(line: &[u8], fields: &[(&'static str, Kind)], fast: serde_json::Error
         };
         let problem = match kind {
             Kind::Str if !v.is_string() => Some("expected a string"),
-            Kind::Int if !(v.is_i64() || v.is_u64()) => Some("expected an integer"),
+            Kind::Int if !(v.is_i64() || v.is_u64() || negative_zero(v)) => {
+                Some("expected an integer")
+            }
             Kind::Number if !v.is_number() => Some("expected a number"),
             Kind::Timestamp => match v.as_str() {
                 None => Some("expected an RFC 3339 timestamp string"),
@@ -293,6 +344,7 @@ fn explain(line: &[u8], fields: &[(&'static str, Kind)], fast: serde_json::Error
             return field_error(name, format!("{p}, found {shown}"));
         }
         if matches!(kind, Kind::Int)
+            && !negative_zero(v)
             && v.as_i64()
                 .is_none_or(|n| i32::try_from(n).is_err() && name_is_i32(name))
         {
@@ -309,6 +361,19 @@ fn explain(line: &[u8], fields: &[(&'static str, Kind)], fast: serde_json::Error
         return field_error(name, "given more than once");
     }
     whole(message)
+}
+
+/// Whether a member of either record is an integer field.
+pub fn is_integer_field(name: &str) -> bool {
+    PATIENT_FIELDS
+        .iter()
+        .chain(TEST_FIELDS)
+        .any(|(n, k)| *n == name && matches!(k, Kind::Int))
+}
+
+/// JSON's `-0`, which serde_json reads as the float -0.0 (see [`integer`]).
+pub fn negative_zero(v: &serde_json::Value) -> bool {
+    v.as_f64().is_some_and(|f| f == 0.0 && f.is_sign_negative())
 }
 
 fn name_is_i32(name: &str) -> bool {

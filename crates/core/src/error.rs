@@ -52,6 +52,22 @@ pub enum TaskError {
         comparison: &'static str,
         expected: i64,
     },
+
+    /// A file under a source's folder is outside the layout
+    /// `<source>/YYYY/MM/DD/<file>`: it would never be read. Not retried:
+    /// move it into its day's folder (or out of the data root).
+    #[error("{key} is outside the layout <source>/YYYY/MM/DD/<file> ({reason}): it would never be loaded; move it into its day's folder or out of the data root")]
+    OutsideLayout { key: String, reason: String },
+
+    /// A day with no file of a source would replace rows the warehouse
+    /// holds of it (files moved, a wrong data root): refused unless the run
+    /// says to empty the day. Not retried: the files must come back.
+    #[error("{source_folder} of {logical_date} has no file, but the warehouse holds {rows} rows of it that this run would remove: restore its files, or run with --allow-empty (\"allow_empty\": true in the state machine's input) to empty the day")]
+    EmptyDayRefused {
+        source_folder: &'static str,
+        logical_date: String,
+        rows: i64,
+    },
 }
 
 /// The retry class of an error, as the state machine treats it.
@@ -67,7 +83,7 @@ pub enum Retry {
 
 impl TaskError {
     /// Every error name, in the order the variants are declared.
-    pub const NAMES: [&'static str; 7] = [
+    pub const NAMES: [&'static str; 9] = [
         "InvalidParameters",
         "MalformedInput",
         "WarehouseBusy",
@@ -75,6 +91,8 @@ impl TaskError {
         "StoreUnavailable",
         "StoreError",
         "QualityCheckFailed",
+        "EmptyDayRefused",
+        "OutsideLayout",
     ];
 
     /// The name the state machine matches in `ErrorEquals`.
@@ -87,6 +105,8 @@ impl TaskError {
             Self::StoreUnavailable(_) => Self::NAMES[4],
             Self::StoreError { .. } => Self::NAMES[5],
             Self::QualityCheckFailed { .. } => Self::NAMES[6],
+            Self::EmptyDayRefused { .. } => Self::NAMES[7],
+            Self::OutsideLayout { .. } => Self::NAMES[8],
         }
     }
 

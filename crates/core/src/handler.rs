@@ -36,6 +36,15 @@ impl TaskKind {
     }
 }
 
+/// The `DefinitionSubstitutions` name of the backfill state machine's ARN in
+/// the daily state machine (`${BackfillArn}`): the daily state machine starts
+/// it to run again the days after a late one.
+pub const BACKFILL_SUBSTITUTION: &str = "BackfillArn";
+
+/// The resource of a Task state that starts an execution of another state
+/// machine and waits for its end, its output as JSON.
+pub const NESTED_START: &str = "arn:aws:states:::states:startExecution.sync:2";
+
 /// Run one task on its event.
 pub fn handle(
     kind: TaskKind,

@@ -310,13 +310,23 @@ impl Source {
     /// The day of a key under any source:
     /// `log_data/2025/03/14/part-00000.json` → 2025-03-14.
     pub fn day_of_key(key: &str) -> Option<LogicalDate> {
-        let mut parts = key.split('/').skip(1);
-        let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
-        parts.next()?;
-        if y.len() != 4 || m.len() != 2 || d.len() != 2 {
-            return None;
+        Self::locate(key).ok()
+    }
+    /// The day of a key under any source, or why the key is outside the
+    /// layout `<source>/YYYY/MM/DD/<file>` (a file at year or month level,
+    /// a folder that is not a day, a day outside 1970 … 2100).
+    pub fn locate(key: &str) -> Result<LogicalDate, String> {
+        let parts: Vec<&str> = key.split('/').skip(1).collect();
+        let [y, m, d, _file, ..] = parts.as_slice() else {
+            return Err("a file outside any day folder".into());
+        };
+        let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+        if !(digits(y, 4) && digits(m, 2) && digits(d, 2)) {
+            return Err(format!("{y}/{m}/{d} is not a YYYY/MM/DD folder"));
         }
-        format!("{y}-{m}-{d}").parse().ok()
+        format!("{y}-{m}-{d}")
+            .parse()
+            .map_err(|_| format!("{y}-{m}-{d} is not a day between 1970 and 2100"))
     }
     /// The prefix holding one day's files: `log_data/2025/03/14/`.
     pub fn day_prefix(self, day: LogicalDate) -> String {
@@ -420,6 +430,85 @@ fn default_max_errors() -> u32 {
     StageParams::DEFAULT_MAX_ERRORS
 }
 
+/// The input of the backfill state machine (`statemachine/backfill.asl.json`),
+/// as the daily state machine starts it for the days after a late one: each
+/// day of `from` … `to` is loaded by one execution of the daily state
+/// machine, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackfillInput {
+    pub from: LogicalDate,
+    pub to: LogicalDate,
+    #[serde(default)]
+    pub dim_mode: DimMode,
+    #[serde(default)]
+    pub strict: bool,
+    /// Whether the range's last day runs again the days after it that are
+    /// already loaded (the days before it never do: the next days of the
+    /// range follow them).
+    #[serde(default = "yes")]
+    pub rerun_later_days: bool,
+    /// The execution that started this one, which a nested start adds.
+    #[serde(
+        default,
+        rename = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub started_by: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl BackfillInput {
+    pub fn days(&self) -> Result<Days, TaskError> {
+        Days::new(self.from, Some(self.to))
+    }
+
+    /// The `rerun_later_days` of the daily execution that loads `day`.
+    pub fn reruns_after(&self, day: LogicalDate) -> bool {
+        self.rerun_later_days && day == self.to
+    }
+
+    /// The backfill's output when every day succeeded (its `range`).
+    pub fn output(&self) -> Result<serde_json::Value, TaskError> {
+        Ok(serde_json::json!({
+            "from": self.from,
+            "to": self.to,
+            "days": self.days()?.count(),
+            "dim_mode": self.dim_mode.as_str(),
+            "strict": self.strict,
+            "rerun_later_days": self.rerun_later_days,
+        }))
+    }
+}
+
+/// The parameters of a Task state that starts the backfill state machine
+/// and waits for it (`arn:aws:states:::states:startExecution.sync:2`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct NestedStart {
+    pub state_machine_arn: String,
+    pub name: String,
+    pub input: BackfillInput,
+}
+
+impl NestedStart {
+    /// What the Task state receives when the execution succeeded: the
+    /// fields of DescribeExecution the state machine reads, the output as
+    /// JSON (`.sync:2`).
+    pub fn succeeded(&self, execution_arn: &str, output: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({
+            "ExecutionArn": execution_arn,
+            "StateMachineArn": self.state_machine_arn,
+            "Name": self.name,
+            "Status": "SUCCEEDED",
+            "Output": output,
+        })
+    }
+}
+
 /// Parameters of the stage task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -438,6 +527,10 @@ pub struct StageParams {
     /// (Redshift's `MAXERROR`).
     #[serde(default = "default_max_errors")]
     pub max_errors: u32,
+    /// Empty a day with no file even when the warehouse holds rows of it
+    /// (otherwise refused: [`crate::TaskError::EmptyDayRefused`]).
+    #[serde(default)]
+    pub allow_empty: bool,
 }
 
 impl StageParams {

@@ -77,6 +77,12 @@ pub trait ObjectStore: Sync {
     fn put(&self, key: &str, bytes: &[u8]) -> Result<(), TaskError>;
     /// How the warehouse addresses `key` (a file path, an `s3://` URL).
     fn url(&self, key: &str) -> String;
+    /// Whether the data root holds the folder `prefix` (`log_data/`): on S3
+    /// any object under it; a local store says whether the folder exists,
+    /// even empty.
+    fn holds(&self, prefix: &str) -> Result<bool, TaskError> {
+        Ok(!self.list(prefix)?.is_empty())
+    }
 }
 
 /// What the stage task asks the warehouse to copy: one source's files of

@@ -34,6 +34,19 @@ pub struct StageReport {
     pub lines_read: u64,
     pub staged: u64,
     pub quarantined: u64,
+    /// The days after the task's days that the warehouse already holds:
+    /// they were decided without this run's days (a test whose patient
+    /// first came on them, a copy delivered again), so the state machine
+    /// runs them again, in order, after this run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub later_days: Option<LaterDays>,
+}
+
+/// A range of days already loaded after a task's days, `from` through `to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LaterDays {
+    pub from: LogicalDate,
+    pub to: LogicalDate,
 }
 
 /// Copy one source's files of the task's days into its staging table,
@@ -62,6 +75,9 @@ pub fn stage(
     let audit = sql::file(dialect, "stage/audit")?;
     let mut params = day_params(days, p.run_id.as_str());
     params.push(("source", Value::Text(p.source.folder().into())));
+    if !p.allow_empty && (requests.len() as i64) < days.count() {
+        refuse_emptying(p.source, &requests, &params, wh)?;
+    }
     in_transaction(wh, |wh| {
         wh.execute(clear, &params)?;
         let lines = wh
@@ -84,11 +100,18 @@ pub fn stage(
         Ok(())
     })?;
     let rows = wh.query(sql::file(dialect, "reports/stage_counts")?, &params)?;
-    let get = |i: usize| {
-        rows.first()
-            .and_then(|r| r.get(i))
-            .and_then(Value::as_i64)
-            .unwrap_or(0) as u64
+    let value = |i: usize| rows.first().and_then(|r| r.get(i));
+    let get = |i: usize| value(i).and_then(Value::as_i64).unwrap_or(0) as u64;
+    let day = |i: usize| match value(i) {
+        Some(Value::Date(d)) => LogicalDate::new(*d).map(Some),
+        Some(Value::Null) | None => Ok(None),
+        Some(other) => Err(TaskError::WarehouseError(format!(
+            "stage_counts: a day after the task's days is not a date: {other:?}"
+        ))),
+    };
+    let later_days = match (day(3)?, day(4)?) {
+        (Some(from), Some(to)) => Some(LaterDays { from, to }),
+        _ => None,
     };
     let report = StageReport {
         source: p.source.folder(),
@@ -98,6 +121,7 @@ pub fn stage(
         lines_read: get(0),
         staged: get(1),
         quarantined: get(2),
+        later_days,
     };
     tracing::info!(
         task = "stage",
@@ -107,28 +131,87 @@ pub fn stage(
         lines_read = report.lines_read,
         staged = report.staged,
         quarantined = report.quarantined,
+        later_days = ?report.later_days,
         "staged"
     );
     Ok(report)
 }
 
-/// The source's files of each day in `days`: one listing of the day's folder
-/// for one day, one listing of the source for a range.
+/// Refuse a day with no file of the source that would replace rows the
+/// warehouse holds of it (asked only when some day of the task has no file).
+fn refuse_emptying(
+    source: Source,
+    requests: &[CopyRequest],
+    params: &[Param],
+    wh: &mut dyn Warehouse,
+) -> Result<(), TaskError> {
+    let with_files: std::collections::BTreeSet<LogicalDate> =
+        requests.iter().map(|r| r.logical_date).collect();
+    for row in wh.query(sql::file(wh.dialect(), "stage/held_rows")?, params)? {
+        let day = match &row[0] {
+            Value::Date(d) => LogicalDate::new(*d)?,
+            other => {
+                return Err(TaskError::WarehouseError(format!(
+                    "held_rows: not a date: {other:?}"
+                )))
+            }
+        };
+        let rows = row[1].as_i64().unwrap_or(0);
+        if rows > 0 && !with_files.contains(&day) {
+            return Err(TaskError::EmptyDayRefused {
+                source_folder: source.folder(),
+                logical_date: day.to_string(),
+                rows,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The source's files of each day in `days`, from one listing of the
+/// source's folder.
 fn files_by_day(
     source: Source,
     days: Days,
     store: &dyn ObjectStore,
 ) -> Result<BTreeMap<LogicalDate, Vec<ObjectMeta>>, TaskError> {
-    let listed = if days.count() == 1 {
-        store.list(&source.day_prefix(days.first))?
-    } else {
-        store.list(&format!("{}/", source.folder()))?
-    };
+    let mut by_day = source_files(source, store)?;
+    // A data root holding no file of either source is a wrong root (a
+    // typo in the prefix, an export that never landed): refused before
+    // anything is written, rather than loading empty days.
+    if by_day.is_empty() {
+        let mut held = false;
+        for s in Source::ALL {
+            held = held || store.holds(&format!("{}/", s.folder()))?;
+        }
+        if !held {
+            return Err(TaskError::StoreError {
+                key: store.url(""),
+                detail: "the data root holds neither patient_data/ nor log_data/: check the data prefix (--data locally)".into(),
+            });
+        }
+    }
+    by_day.retain(|day, _| days.contains(*day));
+    Ok(by_day)
+}
+
+/// Every file of a source, by day. Nothing under the source's folder is
+/// passed over in silence: a file outside the layout
+/// `<source>/YYYY/MM/DD/<file>` fails the listing, naming it.
+pub fn source_files(
+    source: Source,
+    store: &dyn ObjectStore,
+) -> Result<BTreeMap<LogicalDate, Vec<ObjectMeta>>, TaskError> {
     let mut by_day: BTreeMap<LogicalDate, Vec<ObjectMeta>> = BTreeMap::new();
-    for object in listed {
-        match Source::day_of_key(&object.key) {
-            Some(day) if days.contains(day) => by_day.entry(day).or_default().push(object),
-            _ => {}
+    for object in store.list(&format!("{}/", source.folder()))? {
+        match Source::locate(&object.key) {
+            Ok(day) => by_day.entry(day).or_default().push(object),
+            Err(reason) => {
+                return Err(TaskError::OutsideLayout {
+                    key: object.key,
+                    reason,
+                })
+            }
         }
     }
     Ok(by_day)

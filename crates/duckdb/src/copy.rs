@@ -101,8 +101,11 @@ fn copy<B: Batch + Send>(
     let (tx, rx) = std::sync::mpsc::sync_channel::<Parsed>(IN_FLIGHT);
     std::thread::scope(|scope| {
         scope.spawn(move || read::<B>(requests, store, &tx));
-        write(conn, requests, &rx)
-        // Returning drops the receiver: a reader still sending stops.
+        // The writer owns the receiver: whatever way it returns (an error
+        // included), the receiver is dropped before the scope waits for the
+        // reader, so a reader blocked on a full channel gets an error and
+        // stops instead of waiting forever.
+        write(conn, requests, rx)
     })
 }
 
@@ -168,7 +171,7 @@ fn read<B: Batch>(
 fn write(
     conn: &Connection,
     requests: &[CopyRequest],
-    rx: &std::sync::mpsc::Receiver<Parsed>,
+    rx: std::sync::mpsc::Receiver<Parsed>,
 ) -> Result<Vec<u64>, TaskError> {
     let source = requests[0].source;
     let mut app = conn.appender(source.staging_table()).map_err(map_error)?;

@@ -172,6 +172,11 @@ impl Warehouse for DuckWarehouse {
     }
 
     fn begin(&mut self) -> Result<(), TaskError> {
+        // A prepared statement keeps the plan DuckDB made for the tables as
+        // they were (an empty dimension's join planned away): statements are
+        // reused within a task's transaction, never across tasks, whose
+        // writes change what a plan may assume.
+        self.conn.flush_prepared_statement_cache();
         self.conn
             .execute_batch("BEGIN TRANSACTION")
             .map_err(map_error)
@@ -204,7 +209,10 @@ impl Warehouse for DuckWarehouse {
             ));
         };
         let (positional, values) = bind(stmt, params)?;
-        let mut prepared = self.conn.prepare_cached(&positional).map_err(map_error)?;
+        // Not cached: a read's plan must see the tables as they are now
+        // (a cached plan made while a dimension was empty kept joining it
+        // as empty).
+        let mut prepared = self.conn.prepare(&positional).map_err(map_error)?;
         let mut rows = prepared
             .query(duckdb::params_from_iter(values))
             .map_err(map_error)?;

@@ -396,7 +396,16 @@ impl FileLines {
 pub(super) fn numbered(line: &[u8], n: u64, out: &mut Vec<u8>) {
     let mut record: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(line).unwrap_or_default();
-    if record.remove(LINE_MEMBER).is_some() {
+    // An integer field given as `-0` is 0 to the contract: written as 0,
+    // so that COPY reads what the embedded warehouse loads.
+    let mut zeroed = false;
+    for (name, value) in record.iter_mut() {
+        if contract::negative_zero(value) && contract::is_integer_field(name) {
+            *value = 0.into();
+            zeroed = true;
+        }
+    }
+    if record.remove(LINE_MEMBER).is_some() || zeroed {
         record.insert(LINE_MEMBER.to_owned(), n.into());
         out.extend_from_slice(&serde_json::to_vec(&record).unwrap_or_default());
         return;

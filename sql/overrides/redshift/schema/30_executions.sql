@@ -15,7 +15,8 @@ CREATE TABLE IF NOT EXISTS executions (
     error VARCHAR(256),
     cause VARCHAR(65535),
     parent_execution_id VARCHAR(80),
-    redrive_count INTEGER NOT NULL DEFAULT 0
+    redrive_count INTEGER NOT NULL DEFAULT 0,
+    data_root VARCHAR(4096)
 )
 DISTKEY (execution_id)
 SORTKEY (started_at);

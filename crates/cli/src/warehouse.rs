@@ -1,0 +1,84 @@
+//! The warehouse file itself: what makes a DuckDB file an ovom warehouse,
+//! and what a command says when it cannot open one.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Result};
+use ovom_core::ports::Warehouse;
+use ovom_core::sql::{self, Dialect};
+use ovom_core::TaskError;
+use ovom_duckdb::DuckWarehouse;
+
+/// What a command does with the warehouse file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// `run`, `backfill`, `redrive`: a file with no table becomes a warehouse.
+    Write,
+    /// `status`, `query`, `report`: the file must be a warehouse already.
+    Read,
+}
+
+/// Refuse, before anything is written, a DuckDB file that is not an ovom
+/// warehouse: one holding tables of which none is ovom's (its tables would
+/// be mixed with ours), or, to a reader, one with no table. A file holding
+/// some of ovom's tables is one (a process killed while it created the
+/// schema leaves part of it).
+pub fn check_ovom_warehouse(
+    wh: &mut DuckWarehouse,
+    path: Option<&Path>,
+    access: Access,
+) -> Result<()> {
+    let ours = ovom_tables()?;
+    let tables: Vec<String> = wh
+        .query(sql::file(Dialect::DuckDb, "audit/main_tables")?, &[])?
+        .into_iter()
+        .map(|r| r[0].to_string())
+        .collect();
+    let shown = path.map_or_else(|| "the warehouse".to_owned(), |p| p.display().to_string());
+    if tables.is_empty() {
+        return match access {
+            Access::Write => Ok(()),
+            Access::Read => {
+                bail!("{shown} is not an ovom warehouse: it holds no table (`ovom run` builds one)")
+            }
+        };
+    }
+    if tables.iter().any(|t| ours.contains(t)) {
+        return Ok(());
+    }
+    let listed: Vec<&str> = tables.iter().take(5).map(String::as_str).collect();
+    bail!(
+        "{shown} is not an ovom warehouse: it holds {} table{} ({}{}) and none of ovom's (fact_bloodtest, executions, …); nothing was changed (choose another --warehouse)",
+        tables.len(),
+        if tables.len() == 1 { "" } else { "s" },
+        listed.join(", "),
+        if tables.len() > listed.len() { ", …" } else { "" },
+    )
+}
+
+/// The tables the schema files create, by name.
+fn ovom_tables() -> Result<BTreeSet<String>> {
+    let mut names = BTreeSet::new();
+    for ddl in sql::schema(Dialect::DuckDb)? {
+        for line in ddl.lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if let ["CREATE", "TABLE", "IF", "NOT", "EXISTS", name, ..] = words.as_slice() {
+                names.insert(name.trim_end_matches('(').to_owned());
+            }
+        }
+    }
+    Ok(names)
+}
+
+/// Why a warehouse file could not be opened; a file another process holds
+/// is said to be in use (DuckDB lets one process write it at a time).
+pub fn open_error(warehouse: &Path, e: TaskError) -> anyhow::Error {
+    match e {
+        TaskError::WarehouseBusy(detail) => anyhow!(
+            "the warehouse {} is in use by another ovom process: wait for it to finish, then run this command again ({detail})",
+            warehouse.display()
+        ),
+        e => anyhow::Error::new(e).context(format!("opening the warehouse {}", warehouse.display())),
+    }
+}
