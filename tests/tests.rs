@@ -27,4 +27,5 @@ mod redrive;
 mod report;
 mod reruns;
 mod second_interpreter;
+mod slips;
 mod statemachine;

@@ -226,7 +226,12 @@ impl Pipeline {
             &input,
             parent,
             clock,
-        )?;
+        )
+        .with_context(|| {
+            format!(
+                "recording the start of execution {execution_id} for {days} (nothing of it ran)"
+            )
+        })?;
         self.execute(
             Resume {
                 execution_id,
@@ -410,6 +415,24 @@ impl Pipeline {
                 )?;
             }
             wh.execute(execution_ended, &ended)
+        })
+        .with_context(|| {
+            // The warehouse could not be written (a full disk): say what the
+            // execution did; it reads as ABORTED, and `ovom redrive` resumes
+            // it once the warehouse can be written again.
+            let outcome = match (&result, &failed_state) {
+                (Ok(_), _) => "succeeded".to_owned(),
+                (Err(f), state) => format!(
+                    "failed in state {}: {}: {}",
+                    state.as_deref().unwrap_or(&f.state),
+                    f.error,
+                    f.cause
+                ),
+            };
+            format!(
+                "execution {} for {} {outcome}, but recording its end failed; it reads as ABORTED (`ovom redrive {}` once the warehouse can be written)",
+                run.execution_id, run.days, run.execution_id
+            )
         })?;
         Ok(DayRun {
             execution_id: run.execution_id,
