@@ -35,7 +35,7 @@ use ovom_core::params::{self, LoadParams, QualityParams, StageParams};
 use ovom_core::TaskError;
 use serde_json::{json, Map, Value};
 
-use crate::lambda::PANIC_ERROR;
+use ovom_core::error::PANIC_ERROR;
 
 /// The CloudWatch namespace of every metric.
 pub const NAMESPACE: &str = "OVOM/Warehouse";
@@ -142,7 +142,7 @@ pub mod property {
     pub const SOURCE: &str = "source";
     pub const MODEL: &str = "model";
     /// The failure's name: a [`ovom_core::TaskError::name`] or
-    /// [`crate::lambda::PANIC_ERROR`].
+    /// [`PANIC_ERROR`].
     pub const ERROR: &str = "error";
     /// The Lambda function's name.
     pub const FUNCTION: &str = "function";

@@ -42,10 +42,7 @@ use crate::emf;
 use crate::redshift::{RedshiftConfig, RedshiftWarehouse, Target};
 use crate::s3::{DataRoot, S3Store};
 
-/// The error type a task reports when it panicked. It is none of
-/// [`TaskError::NAMES`], so no Retry or Catch of the state machine matches
-/// it: the execution fails at the task's state, where a redrive resumes.
-pub const PANIC_ERROR: &str = "TaskPanicked";
+pub use ovom_core::error::PANIC_ERROR;
 
 /// Longest error message sent to Step Functions, in bytes (its `Cause` holds
 /// at most 32 KiB, error type and JSON around it included).

@@ -8,6 +8,11 @@
 
 use std::fmt;
 
+/// The error type a task reports when it panicked. It is none of
+/// [`TaskError::NAMES`], so no Retry or Catch of the state machine matches
+/// it: the execution fails at the task's state, where a redrive resumes.
+pub const PANIC_ERROR: &str = "TaskPanicked";
+
 /// Everything that can make a task fail.
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {
