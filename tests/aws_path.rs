@@ -3,8 +3,8 @@
 //! server on PostgreSQL, and the S3 adapter against moto. Its tables must
 //! equal the embedded warehouse's, day by day and as a range.
 
-use ovom::pipeline::Pipeline;
 use ovom_awspath::{input, AwsPath};
+use ovom_local::pipeline::Pipeline;
 use serde_json::json;
 
 use crate::support::*;

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use ovom::backfill::{backfill, BackfillOptions, Day};
-use ovom::pipeline::{Pipeline, RunOptions};
+use ovom_local::backfill::{backfill, BackfillOptions, Day};
+use ovom_local::pipeline::{Pipeline, RunOptions};
 
 use crate::support::*;
 
@@ -17,7 +17,12 @@ fn opts(from: &str, to: &str, force: bool) -> BackfillOptions {
     }
 }
 
-fn run_range(p: &Pipeline, from: &str, to: &str, force: bool) -> ovom::backfill::BackfillOutcome {
+fn run_range(
+    p: &Pipeline,
+    from: &str,
+    to: &str,
+    force: bool,
+) -> ovom_local::backfill::BackfillOutcome {
     backfill(p, opts(from, to, force), None, &clock(), p, |_| Ok(())).unwrap()
 }
 

@@ -8,8 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use ovom::pipeline::{Pipeline, RunOptions};
 use ovom_core::contract::MAX_LINE_BYTES;
+use ovom_local::pipeline::{Pipeline, RunOptions};
 use serde_json::json;
 
 use crate::support::*;
@@ -1365,36 +1365,7 @@ fn check_case(case: &Case, p: &Pipeline) {
     }
 }
 
-fn run_named(name: &str) {
-    let all = cases();
-    let case = all
-        .iter()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no case `{name}`"));
-    run_case(case);
-}
-
-/// One test per case of the table, named as the case.
-macro_rules! matrix {
-    ($($name:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $name() {
-                run_named(stringify!($name));
-            }
-        )*
-
-        #[test]
-        fn every_case_of_the_table_has_its_test() {
-            let tests: BTreeSet<&str> = [$(stringify!($name)),*].into_iter().collect();
-            let table: Vec<&str> = cases().iter().map(|c| c.name).collect();
-            assert_eq!(table.len(), table.iter().collect::<BTreeSet<_>>().len(), "a name twice");
-            assert_eq!(table.into_iter().collect::<BTreeSet<_>>(), tests);
-        }
-    };
-}
-
-matrix! {
+crate::support::case_matrix! {
     truncated_line,
     wrong_type,
     missing_field,

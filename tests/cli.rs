@@ -63,7 +63,7 @@ fn ovom_run_in_an_empty_folder_builds_the_warehouse_the_contract_describes_and_a
     let data = dir.path().join("data");
     let warehouse = dir.path().join("ovom.duckdb");
     let check = |label: &str| {
-        let p = ovom::pipeline::Pipeline::open(&warehouse, &data).unwrap();
+        let p = ovom_local::pipeline::Pipeline::open(&warehouse, &data).unwrap();
         crate::pipeline::assert_matches_reference(&p, &data);
         assert_eq!(
             scalar(&p, "SELECT COUNT(*) FROM dim_patient"),
@@ -110,7 +110,8 @@ fn ovom_run_in_an_empty_folder_builds_the_warehouse_the_contract_describes_and_a
     let text = stdout(&backfill);
     assert!(backfill.status.success(), "{text}");
     assert!(text.contains("365 days, 365 run, 0 skipped"), "{text}");
-    let p = ovom::pipeline::Pipeline::open(&dir.path().join("backfill.duckdb"), &data).unwrap();
+    let p =
+        ovom_local::pipeline::Pipeline::open(&dir.path().join("backfill.duckdb"), &data).unwrap();
     assert_eq!(fingerprints(&p), once);
 }
 

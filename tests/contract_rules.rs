@@ -225,7 +225,7 @@ fn strict_fails_the_day_on_the_first_malformed_line() {
         ],
     );
     let p = pipeline(data.path());
-    let opts = ovom::pipeline::RunOptions {
+    let opts = ovom_local::pipeline::RunOptions {
         strict: true,
         ..Default::default()
     };

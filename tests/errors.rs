@@ -8,7 +8,7 @@ use ovom_core::TaskError;
 use serde_json::Value;
 
 fn definition() -> Value {
-    serde_json::from_str(ovom::pipeline::DEFINITION).unwrap()
+    serde_json::from_str(ovom_local::pipeline::DEFINITION).unwrap()
 }
 
 /// Every (state, "Retry"|"Catch", rule) in the definition, branches included.
@@ -36,7 +36,7 @@ fn names(rule: &Value) -> Vec<String> {
 
 #[test]
 fn the_state_machine_matches_exactly_the_task_error_names() {
-    let machine = ovom::pipeline::load_definition(ovom::pipeline::DEFINITION).unwrap();
+    let machine = ovom_local::pipeline::load_definition(ovom_local::pipeline::DEFINITION).unwrap();
     let ours: BTreeSet<String> = machine
         .error_names()
         .into_iter()

@@ -2,8 +2,8 @@
 //! (`ovom run` over every day) leaves the warehouse exactly as running the
 //! days one after another does.
 
-use ovom::pipeline::{Pipeline, RunOptions};
 use ovom_core::params::{Days, DimMode};
+use ovom_local::pipeline::{Pipeline, RunOptions};
 use serde_json::json;
 
 use crate::support::*;
@@ -248,15 +248,15 @@ fn a_range_execution_is_recorded_once_and_its_days_count_as_succeeded() {
     // February runs its first days, then every day after them too: those
     // were decided without the days that just ran.
     let backfill = |from: &str, to: &str| {
-        let opts = ovom::backfill::BackfillOptions {
+        let opts = ovom_local::backfill::BackfillOptions {
             from: day(from),
             to: day(to),
             force: false,
             run: RunOptions::default(),
         };
         let mut ran = vec![];
-        ovom::backfill::backfill(&p, opts, None, &clock(), &p, |d| {
-            if let ovom::backfill::Day::Ran(r) = d {
+        ovom_local::backfill::backfill(&p, opts, None, &clock(), &p, |d| {
+            if let ovom_local::backfill::Day::Ran(r) = d {
                 ran.push(r.days.first.to_string());
             }
             Ok(())

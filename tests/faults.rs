@@ -12,8 +12,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ovom::pipeline::Pipeline;
 use ovom_asl::{TaskFailure, TaskHandler};
+use ovom_local::pipeline::Pipeline;
 use serde_json::{json, Value};
 
 use crate::support::*;
@@ -523,7 +523,7 @@ fn ovom_run_killed_mid_load_at_any_point_is_completed_by_running_it_again() {
     let days = clean.days().unwrap();
     let range = ovom_core::params::Days::new(days[0], days.last().copied()).unwrap();
     let run = clean
-        .run_range(range, ovom::pipeline::RunOptions::default(), &clock())
+        .run_range(range, ovom_local::pipeline::RunOptions::default(), &clock())
         .unwrap();
     assert!(run.result.is_ok());
     assert_eq!(fingerprints(&p), fingerprints(&clean));

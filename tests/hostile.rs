@@ -5,13 +5,13 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use ovom::pipeline::Pipeline;
 use ovom_asl::{Executor, NoopObserver};
 use ovom_core::error::Retry;
 use ovom_core::handler::{handle, TaskKind};
 use ovom_core::local_dir::LocalDir;
 use ovom_core::ports::ObjectStore;
 use ovom_core::TaskError;
+use ovom_local::pipeline::Pipeline;
 use serde_json::{json, Value};
 
 use crate::support::*;

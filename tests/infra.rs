@@ -16,11 +16,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use ovom::pipeline::{load_definition, local_arn, Pipeline, DEFINITION};
 use ovom_asl::{Executor, NoopObserver, TaskFailure, TaskHandler};
 use ovom_core::handler::{self, TaskKind};
 use ovom_core::params::DimMode;
 use ovom_duckdb::DuckWarehouse;
+use ovom_local::pipeline::{load_definition, local_arn, Pipeline, DEFINITION};
 use serde_json::{json, Value};
 
 use crate::support::*;
@@ -315,6 +315,30 @@ const FUNCTIONS: [(TaskKind, &str); 3] = [
     (TaskKind::Quality, "QualityFunction"),
 ];
 
+/// Every statement the Redshift path runs from `sql/`, as the program
+/// renders it, for `sqlglot_check.py`: `models/<name>.sql` and
+/// `loads/<dimension>_<mode>.sql`.
+fn render_redshift_sql(dir: &Path) {
+    use ovom_core::params::Model;
+    use ovom_core::sql::{self, Dialect};
+    for (name, _) in sql::files() {
+        if name.starts_with("overrides/") || name.starts_with("macros/") {
+            continue;
+        }
+        let path = dir.join("models").join(format!("{name}.sql"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, sql::file(Dialect::Redshift, name).unwrap()).unwrap();
+    }
+    std::fs::create_dir_all(dir.join("loads")).unwrap();
+    for model in Model::ALL.into_iter().filter(|m| m.is_dimension()) {
+        for mode in DimMode::ALL {
+            let text = sql::dimension(Dialect::Redshift, model, mode).unwrap();
+            let file = format!("{}_{}.sql", model.table(), mode.as_str());
+            std::fs::write(dir.join("loads").join(file), text).unwrap();
+        }
+    }
+}
+
 // -------------------------------------------------------------------- tests
 
 #[test]
@@ -325,8 +349,11 @@ fn the_offline_validation_passes() {
     }
     println!("setup.sh: {:.0?}", started.elapsed());
     let started = std::time::Instant::now();
+    let rendered = tempfile::tempdir().unwrap();
+    render_redshift_sql(rendered.path());
     let out = Command::new("bash")
         .arg(repo().join("tests/offline/validate.sh"))
+        .env("OVOM_REDSHIFT_SQL", rendered.path())
         .output()
         .expect("running validate.sh");
     assert!(

@@ -6,8 +6,8 @@
 //! through the backfill state machine; the warehouse then equals one clean
 //! run of every day in order.
 
-use ovom::backfill::{backfill, BackfillOptions};
-use ovom::pipeline::{Pipeline, RunOptions};
+use ovom_local::backfill::{backfill, BackfillOptions};
+use ovom_local::pipeline::{Pipeline, RunOptions};
 
 use crate::support::*;
 

@@ -327,36 +327,7 @@ fn run_case(case: &Case) {
     }
 }
 
-fn run_named(name: &str) {
-    let all = cases();
-    let case = all
-        .iter()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no case `{name}`"));
-    run_case(case);
-}
-
-/// One test per case of the table, named as the case.
-macro_rules! matrix {
-    ($($name:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $name() {
-                run_named(stringify!($name));
-            }
-        )*
-
-        #[test]
-        fn every_case_of_the_operator_table_has_its_test() {
-            let tests: std::collections::BTreeSet<&str> = [$(stringify!($name)),*].into_iter().collect();
-            let table: Vec<&str> = cases().iter().map(|c| c.name).collect();
-            assert_eq!(table.len(), tests.len(), "a name twice");
-            assert_eq!(table.into_iter().collect::<std::collections::BTreeSet<_>>(), tests);
-        }
-    };
-}
-
-matrix! {
+crate::support::case_matrix! {
     a_day_that_is_not_in_the_calendar,
     a_month_and_day_out_of_range,
     a_month_of_one_digit,

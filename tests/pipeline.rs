@@ -8,7 +8,7 @@ use ovom_generate::{DirSink, Options};
 use crate::support::*;
 
 /// Check every table against the reference computed from the raw files.
-pub fn assert_matches_reference(p: &ovom::pipeline::Pipeline, root: &std::path::Path) {
+pub fn assert_matches_reference(p: &ovom_local::pipeline::Pipeline, root: &std::path::Path) {
     assert_tables_match_reference(&|sql| rows(p, sql), root);
 }
 
@@ -132,7 +132,7 @@ fn every_dimension_mode_gives_the_same_star_on_a_clean_run() {
             let r = p
                 .run_day(
                     d,
-                    ovom::pipeline::RunOptions {
+                    ovom_local::pipeline::RunOptions {
                         strict: false,
                         dim_mode: mode,
                         leave_later_days: false,

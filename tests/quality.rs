@@ -1,9 +1,9 @@
 //! A check that does not hold fails the quality task; the state machine
 //! retries it once, then the execution fails at CheckQuality.
 
-use ovom::pipeline::RunOptions;
 use ovom_asl::{TaskFailure, TaskHandler};
 use ovom_core::params::DimMode;
+use ovom_local::pipeline::RunOptions;
 use serde_json::json;
 
 use crate::support::*;
@@ -11,7 +11,7 @@ use crate::support::*;
 /// Lets every task through, and after the fact is loaded slips in a row
 /// that breaks a rule.
 struct Tamper<'a> {
-    inner: &'a ovom::pipeline::Pipeline,
+    inner: &'a ovom_local::pipeline::Pipeline,
 }
 
 impl TaskHandler for Tamper<'_> {

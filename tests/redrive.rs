@@ -2,7 +2,7 @@
 //! same input and id, without re-running the states that succeeded; the
 //! warehouse then equals a clean run.
 
-use ovom::pipeline::RunOptions;
+use ovom_local::pipeline::RunOptions;
 use serde_json::json;
 
 use crate::support::*;
@@ -205,7 +205,7 @@ fn ovom_status_shows_a_failed_day_and_ovom_redrive_completes_it_once_the_file_is
 
 /// Records the task each invocation is for, then runs it.
 struct Counting<'a> {
-    inner: &'a ovom::pipeline::Pipeline,
+    inner: &'a ovom_local::pipeline::Pipeline,
     seen: std::cell::RefCell<Vec<String>>,
 }
 
@@ -284,7 +284,7 @@ fn a_failed_range_stays_unresolved_until_each_of_its_days_has_succeeded() {
     );
     let now = rows(
         &p,
-        ovom_core::sql::file(ovom_core::sql::Dialect::DuckDb, "reports/report_failures").unwrap(),
+        ovom_local::sql::file("reports/report_failures").unwrap(),
     );
     assert_eq!(now[0][0], range.execution_id);
     assert_eq!(now[0][9], "FAILED");
@@ -295,7 +295,7 @@ fn a_failed_range_stays_unresolved_until_each_of_its_days_has_succeeded() {
     assert_eq!(p.latest_unresolved_failure().unwrap(), None);
     let now = rows(
         &p,
-        ovom_core::sql::file(ovom_core::sql::Dialect::DuckDb, "reports/report_failures").unwrap(),
+        ovom_local::sql::file("reports/report_failures").unwrap(),
     );
     assert_eq!(now[0][9], "SUCCEEDED");
 }

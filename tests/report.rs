@@ -9,10 +9,10 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use chrono::Utc;
-use ovom::backfill::{backfill, BackfillOptions};
-use ovom::pipeline::{Pipeline, RunOptions};
 use ovom::report::thousands;
 use ovom_asl::{ManualClock, SystemClock, TaskFailure, TaskHandler};
+use ovom_local::backfill::{backfill, BackfillOptions};
+use ovom_local::pipeline::{Pipeline, RunOptions};
 
 use crate::pipeline::generated;
 use crate::support::*;

@@ -167,8 +167,8 @@ fn a_day_with_no_files_succeeds_with_zero_rows() {
 
 #[test]
 fn append_mode_keeps_the_first_version_and_truncate_insert_rebuilds_from_every_day() {
-    use ovom::pipeline::RunOptions;
     use ovom_core::params::DimMode;
+    use ovom_local::pipeline::RunOptions;
     let (d1, d2) = ("2025-05-01", "2025-05-02");
     let data = Data::new();
     data.file(

@@ -26,7 +26,7 @@ use crate::support::*;
 const BRANCH_STATES: [&str; 3] = ["LoadDimDoctor", "LoadDimLab", "LoadDimDate"];
 
 fn definition() -> String {
-    let mut text = ovom::pipeline::DEFINITION.to_owned();
+    let mut text = ovom_local::pipeline::DEFINITION.to_owned();
     for (name, value) in ovom_awspath::substitutions() {
         text = text.replace(&format!("${{{name}}}"), &value);
     }
@@ -187,7 +187,7 @@ fn scenarios() -> Vec<Value> {
 fn moto_runs_the_daily_state_machine_as_ours_does() {
     let text = definition();
     let machine = StateMachine::from_json_with_substitutions(
-        ovom::pipeline::DEFINITION,
+        ovom_local::pipeline::DEFINITION,
         &ovom_awspath::substitutions(),
     )
     .unwrap();

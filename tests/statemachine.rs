@@ -5,9 +5,9 @@ use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
 
-use ovom::pipeline::{load_definition, local_arn, DEFINITION};
 use ovom_asl::{Executor, NoopObserver, TaskFailure, TaskHandler};
 use ovom_core::handler::TaskKind;
+use ovom_local::pipeline::{load_definition, local_arn, DEFINITION};
 use serde_json::{json, Value};
 
 use crate::support::clock;

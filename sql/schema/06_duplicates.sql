@@ -1,5 +1,7 @@
 -- Deliveries of a test_id after its first: `same_day` when the day holds it
 -- more than once, `other_day` when another day already loaded or rejected it.
+-- Redshift: spread evenly over the slices and sorted by delivery day, which the day's replace deletes by.
+-- redshift-design: DISTSTYLE EVEN SORTKEY (logical_date)
 CREATE TABLE IF NOT EXISTS duplicates (
     logical_date DATE NOT NULL,
     kind VARCHAR(16) NOT NULL,

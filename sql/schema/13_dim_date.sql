@@ -1,3 +1,5 @@
+-- Redshift: a small dimension, copied to every node (DISTSTYLE ALL) so joins to the fact stay local; sorted by its key.
+-- redshift-design: DISTSTYLE ALL SORTKEY (date_key)
 CREATE TABLE IF NOT EXISTS dim_date (
     date_key INTEGER NOT NULL,
     full_date DATE NOT NULL,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Validates the deployment offline, with no AWS account or credentials:
 #
-#   0. sqlglot               every SQL file, and the adapter's statements, as Redshift
+#   0. sqlglot               every SQL file as the program renders it for Redshift
+#                            (the folder OVOM_REDSHIFT_SQL names), and the adapter's statements,
 #                            parses them (sqlglot_check.py)
 #   1. sam validate --lint   the SAM template (SAM's own checks, then cfn-lint's)
 #   2. cfn-lint              the template, on its own

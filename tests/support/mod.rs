@@ -9,10 +9,10 @@ pub mod reference;
 use std::path::{Path, PathBuf};
 
 use chrono::{TimeZone, Utc};
-use ovom::pipeline::{DayRun, Pipeline, RunOptions, DEFINITION};
 use ovom_asl::ManualClock;
 use ovom_core::params::LogicalDate;
 use ovom_duckdb::DuckWarehouse;
+use ovom_local::pipeline::{DayRun, Pipeline, RunOptions, DEFINITION};
 
 /// A data root in a temporary folder, written file by file.
 pub struct Data {
@@ -333,3 +333,37 @@ pub fn dirty_year() -> Data {
     }
     data
 }
+
+/// One test per case of a data-driven table, named as the case, and a test
+/// that the table and the tests name the same cases, each once. The module
+/// that uses it has `cases()` (items with a `name`) and `run_case(&case)`.
+macro_rules! case_matrix {
+    ($($name:ident),* $(,)?) => {
+        fn run_named(name: &str) {
+            let all = cases();
+            let case = all
+                .iter()
+                .find(|c| c.name == name)
+                .unwrap_or_else(|| panic!("no case `{name}`"));
+            run_case(case);
+        }
+
+        $(
+            #[test]
+            fn $name() {
+                run_named(stringify!($name));
+            }
+        )*
+
+        #[test]
+        fn every_case_of_the_table_has_its_test() {
+            let tests: std::collections::BTreeSet<&str> =
+                [$(stringify!($name)),*].into_iter().collect();
+            let table: Vec<&str> = cases().iter().map(|c| c.name).collect();
+            let unique: std::collections::BTreeSet<&str> = table.iter().copied().collect();
+            assert_eq!(table.len(), unique.len(), "a name twice");
+            assert_eq!(unique, tests);
+        }
+    };
+}
+pub(crate) use case_matrix;

@@ -6,6 +6,8 @@
 //! function or a wrong number of arguments is a definition error; a failure
 //! while evaluating is a `States.IntrinsicFailure`.
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use serde_json::{Map, Number, Value};
 
 use crate::error::{names, Problem, TaskFailure};
@@ -470,11 +472,13 @@ impl Call {
                 ))
             }
             Func::Uuid => Ok(Value::String(uuid_v4(fastrand::u128(..)))),
-            Func::Base64Encode => Ok(Value::String(base64::encode(
-                string(f, &args[0], "the argument")?.as_bytes(),
-            ))),
+            Func::Base64Encode => Ok(Value::String(STANDARD.encode(string(
+                f,
+                &args[0],
+                "the argument",
+            )?))),
             Func::Base64Decode => {
-                let bytes = base64::decode(string(f, &args[0], "the argument")?)
+                let bytes = base64_decode(string(f, &args[0], "the argument")?)
                     .map_err(|e| failure(f, e))?;
                 String::from_utf8(bytes)
                     .map(Value::String)
@@ -549,57 +553,25 @@ fn integer(f: Func, value: &Value, what: &str) -> Result<i64, TaskFailure> {
     n.ok_or_else(|| failure(f, format!("{what} must be an integer, not {value}")))
 }
 
-/// Standard base64 with padding.
-mod base64 {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-    pub fn encode(bytes: &[u8]) -> String {
-        let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-        for chunk in bytes.chunks(3) {
-            let b = [
-                chunk[0],
-                *chunk.get(1).unwrap_or(&0),
-                *chunk.get(2).unwrap_or(&0),
-            ];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-                } else {
-                    out.push('=');
-                }
+/// Standard base64 with padding, as Step Functions decodes it; what is
+/// wrong with text that is not.
+fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
+    use base64::DecodeError;
+    STANDARD.decode(text).map_err(|e| {
+        let why = match e {
+            DecodeError::InvalidByte(_, b'=') => "misplaced `=`".to_owned(),
+            DecodeError::InvalidByte(offset, byte) => {
+                format!("`{}` at offset {offset}", char::from(byte))
             }
-        }
-        out
-    }
-
-    pub fn decode(text: &str) -> Result<Vec<u8>, String> {
-        let chunks = text.as_bytes().chunks_exact(4);
-        if !chunks.remainder().is_empty() {
-            return Err("the argument is not base64: its length is not a multiple of 4".into());
-        }
-        let count = chunks.len();
-        let mut out = Vec::with_capacity(count * 3);
-        for (c, chunk) in chunks.enumerate() {
-            let last = c + 1 == count;
-            let pad = chunk.iter().rev().take_while(|b| **b == b'=').count();
-            if pad > 2 || (pad > 0 && !last) {
-                return Err("the argument is not base64: misplaced `=`".into());
-            }
-            let mut n = 0u32;
-            for &b in &chunk[..4 - pad] {
-                let v = ALPHABET
-                    .iter()
-                    .position(|a| *a == b)
-                    .ok_or_else(|| format!("the argument is not base64: `{}`", b as char))?;
-                n = (n << 6) | v as u32;
-            }
-            n <<= 6 * pad as u32;
-            let decoded = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-            out.extend_from_slice(&decoded[..3 - pad]);
-        }
-        Ok(out)
-    }
+            DecodeError::InvalidLength(_) => "its length is not a multiple of 4".to_owned(),
+            DecodeError::InvalidLastSymbol(offset, byte) => format!(
+                "`{}` at offset {offset} ends it with bits that are not zero",
+                char::from(byte)
+            ),
+            DecodeError::InvalidPadding => "its `=` padding is missing or wrong".to_owned(),
+        };
+        format!("the argument is not base64: {why}")
+    })
 }
 
 #[cfg(test)]

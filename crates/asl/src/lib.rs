@@ -73,6 +73,9 @@
 //! variables (`Assign`), task `Credentials`, Distributed Map (`ItemReader`,
 //! `ResultWriter`, `ItemBatcher`, tolerated failures, `Mode: DISTRIBUTED`)
 //! and the intrinsics `States.Hash`, `States.UUID` and `States.MathRandom`.
+//! A field the language does not have is refused as well ([`DefinitionError::Invalid`]),
+//! and every error names the object and the path of the field at fault:
+//! ``state `Load`: field `Retry[0].MaxAttempts`: must be a non-negative integer, not 1.5``.
 //!
 //! `TimeoutSeconds` and `HeartbeatSeconds` (of a Task, or of the state
 //! machine) are parsed and checked but not enforced: a [`TaskHandler`] is

@@ -1,11 +1,19 @@
 //! The definition's JSON as written: objects keep their field order (state
 //! names are reported in definition order) and a repeated field is an error
 //! rather than silently the last one.
+//!
+//! A [`Node`] is also a serde [`Deserializer`]: the definition's types are
+//! read from it, with [`DeError`] saying what is wrong in the words of the
+//! definition's messages (`must be a string, not 5`).
 
 use std::collections::HashSet;
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::value::{BorrowedStrDeserializer, MapDeserializer, SeqDeserializer};
+use serde::de::{
+    self, Deserialize, Deserializer, Expected, IntoDeserializer, MapAccess, SeqAccess, Unexpected,
+    Visitor,
+};
 use serde_json::{Number, Value};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +57,210 @@ impl Node {
             Node::Array(_) => "an array",
             Node::Object(_) => "an object",
         }
+    }
+
+    fn unexpected(&self) -> Unexpected<'_> {
+        match self {
+            Node::Null => Unexpected::Unit,
+            Node::Bool(b) => Unexpected::Bool(*b),
+            Node::Number(n) => number(n),
+            Node::String(s) => Unexpected::Str(s),
+            Node::Array(_) => Unexpected::Seq,
+            Node::Object(_) => Unexpected::Map,
+        }
+    }
+}
+
+fn number(n: &Number) -> Unexpected<'static> {
+    match (n.as_u64(), n.as_i64()) {
+        (Some(u), _) => Unexpected::Unsigned(u),
+        (None, Some(i)) => Unexpected::Signed(i),
+        (None, None) => Unexpected::Float(n.as_f64().unwrap_or(f64::NAN)),
+    }
+}
+
+/// What is wrong with a value read from a [`Node`]. The definition parser
+/// adds where it is (the path of the field).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DeError {
+    /// A required field is absent.
+    Missing(String),
+    /// A field its object does not have.
+    Unknown(String),
+    Invalid(String),
+}
+
+impl fmt::Display for DeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeError::Missing(field) => write!(f, "field `{field}` is required"),
+            DeError::Unknown(field) => write!(f, "`{field}` is not a field here"),
+            DeError::Invalid(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for DeError {}
+
+impl de::Error for DeError {
+    fn custom<T: fmt::Display>(message: T) -> Self {
+        DeError::Invalid(message.to_string())
+    }
+
+    fn invalid_type(unexp: Unexpected<'_>, exp: &dyn Expected) -> Self {
+        DeError::Invalid(format!(
+            "must be {}, not {}",
+            expected(exp),
+            unexpected(&unexp)
+        ))
+    }
+
+    fn invalid_value(unexp: Unexpected<'_>, exp: &dyn Expected) -> Self {
+        Self::invalid_type(unexp, exp)
+    }
+
+    fn invalid_length(len: usize, exp: &dyn Expected) -> Self {
+        DeError::Invalid(format!("must be {}, not {len} items", expected(exp)))
+    }
+
+    fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
+        DeError::Invalid(match expected {
+            [a, b] => format!("`{variant}` is neither {a} nor {b}"),
+            _ => format!("`{variant}` is not {}", either(expected)),
+        })
+    }
+
+    fn unknown_field(field: &str, _expected: &'static [&'static str]) -> Self {
+        DeError::Unknown(field.to_owned())
+    }
+
+    fn missing_field(field: &'static str) -> Self {
+        DeError::Missing(field.to_owned())
+    }
+}
+
+/// `A or B`, `one of A, B, C`.
+fn either(names: &[&str]) -> String {
+    match names {
+        [a, b] => format!("{a} or {b}"),
+        _ => format!("one of {}", names.join(", ")),
+    }
+}
+
+/// What serde expected, as the definition's messages say it.
+fn expected(exp: &dyn Expected) -> String {
+    let text = exp.to_string();
+    match text.as_str() {
+        "a sequence" => "an array".to_owned(),
+        "a map" => "an object".to_owned(),
+        "f64" => "a number".to_owned(),
+        _ if text.starts_with("struct ") => "an object".to_owned(),
+        _ if text.starts_with("enum ") => "a string".to_owned(),
+        _ => text,
+    }
+}
+
+/// What was found: a number or a boolean as written, else its JSON type.
+fn unexpected(unexp: &Unexpected<'_>) -> String {
+    match *unexp {
+        Unexpected::Bool(b) => b.to_string(),
+        Unexpected::Unsigned(n) => n.to_string(),
+        Unexpected::Signed(n) => n.to_string(),
+        Unexpected::Float(x) => {
+            Number::from_f64(x).map_or_else(|| x.to_string(), |n| n.to_string())
+        }
+        Unexpected::Str(_) | Unexpected::Char(_) => "a string".to_owned(),
+        Unexpected::Unit => "null".to_owned(),
+        Unexpected::Seq => "an array".to_owned(),
+        Unexpected::Map => "an object".to_owned(),
+        ref other => other.to_string(),
+    }
+}
+
+impl<'de> Deserializer<'de> for &'de Node {
+    type Error = DeError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match self {
+            Node::Null => visitor.visit_unit(),
+            Node::Bool(b) => visitor.visit_bool(*b),
+            Node::Number(n) => match number(n) {
+                Unexpected::Unsigned(u) => visitor.visit_u64(u),
+                Unexpected::Signed(i) => visitor.visit_i64(i),
+                _ => visitor.visit_f64(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Node::String(s) => visitor.visit_borrowed_str(s),
+            Node::Array(items) => {
+                let mut seq = SeqDeserializer::new(items.iter());
+                let value = visitor.visit_seq(&mut seq)?;
+                seq.end()?;
+                Ok(value)
+            }
+            Node::Object(fields) => {
+                let mut map = MapDeserializer::new(fields.iter().map(|(k, v)| (k.as_str(), v)));
+                let value = visitor.visit_map(&mut map)?;
+                map.end()?;
+                Ok(value)
+            }
+        }
+    }
+
+    /// A field that is present is `Some`, even when it is `null`: `null` is
+    /// a value (of `Result`, of `ResultPath`), never an absent field.
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        visitor.visit_some(self)
+    }
+
+    /// An object only: serde would also read a struct from an array.
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        match self {
+            Node::Object(_) => self.deserialize_any(visitor),
+            other => Err(de::Error::invalid_type(other.unexpected(), &visitor)),
+        }
+    }
+
+    /// A unit variant, written as a string.
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        match self {
+            Node::String(s) => visitor.visit_enum(BorrowedStrDeserializer::new(s)),
+            other => Err(DeError::Invalid(format!(
+                "must be {}, not {}",
+                either(variants),
+                unexpected(&other.unexpected())
+            ))),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct seq tuple tuple_struct map identifier
+        ignored_any
+    }
+}
+
+impl<'de> IntoDeserializer<'de, DeError> for &'de Node {
+    type Deserializer = &'de Node;
+
+    fn into_deserializer(self) -> &'de Node {
+        self
     }
 }
 

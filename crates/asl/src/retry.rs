@@ -1,10 +1,9 @@
 //! Error handling of Task, Parallel and Map states: `Retry` and `Catch`.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::time::Duration;
 
-use crate::error::{names, Problem};
-use crate::node::Node;
+use crate::error::names;
 use crate::paths::ReferencePath;
 
 /// Whether an `ErrorEquals` list matches an error. `States.ALL` matches
@@ -55,202 +54,13 @@ pub(crate) struct Catcher {
     pub next: String,
 }
 
-/// `ErrorEquals` of one retrier or catcher (`last`: the last of its list).
-fn error_equals(fields: &[(String, Node)], last: bool) -> Result<Vec<String>, Problem> {
-    let within = |p: Problem| p.within("ErrorEquals");
-    let Some((_, Node::Array(items))) = fields.iter().find(|(k, _)| k == "ErrorEquals") else {
-        return Err(within(Problem::invalid(
-            "is required: a non-empty array of error names",
-        )));
-    };
-    if items.is_empty() {
-        return Err(within(Problem::invalid("must name at least one error")));
-    }
-    let names = items
-        .iter()
-        .map(|item| match item {
-            Node::String(s) if !s.is_empty() => Ok(s.clone()),
-            other => Err(within(Problem::invalid(format!(
-                "error names are non-empty strings, not {}",
-                other.kind()
-            )))),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    if names.iter().any(|n| n == names::ALL) {
-        if names.len() > 1 {
-            return Err(within(Problem::invalid(
-                "`States.ALL` must be the only error name of its rule",
-            )));
-        }
-        if !last {
-            return Err(within(Problem::invalid(
-                "`States.ALL` must be in the last rule",
-            )));
-        }
-    }
-    Ok(names)
-}
-
-fn check_fields(fields: &[(String, Node)], allowed: &[&str]) -> Result<(), Problem> {
-    for (key, _) in fields {
-        if !allowed.contains(&key.as_str()) {
-            return Err(if matches!(key.as_str(), "Assign" | "Output") {
-                Problem::unsupported("variables and JSONata output are not available").within(key)
-            } else {
-                Problem::invalid("is not a field of this rule").within(key)
-            });
-        }
-    }
-    Ok(())
-}
-
-fn positive_integer(node: &Node, what: &str, least: u64) -> Result<u64, Problem> {
-    match node {
-        Node::Number(n) if n.as_u64().is_some_and(|v| v >= least) => {
-            Ok(n.as_u64().expect("checked"))
-        }
-        _ => Err(Problem::invalid(format!("must be {what}"))),
-    }
-}
-
-pub(crate) fn parse_retry(node: &Node) -> Result<Vec<Retrier>, Problem> {
-    let Node::Array(items) = node else {
-        return Err(Problem::invalid(format!(
-            "must be an array of retriers, not {}",
-            node.kind()
-        )));
-    };
-    let mut out = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let at = |p: Problem| p.within(&format!("[{i}]"));
-        let Node::Object(fields) = item else {
-            return Err(at(Problem::invalid(format!(
-                "a retrier is an object, not {}",
-                item.kind()
-            ))));
-        };
-        check_fields(
-            fields,
-            &[
-                "ErrorEquals",
-                "IntervalSeconds",
-                "MaxAttempts",
-                "BackoffRate",
-                "MaxDelaySeconds",
-                "JitterStrategy",
-                "Comment",
-            ],
-        )
-        .map_err(at)?;
-        let mut retrier = Retrier {
-            error_equals: error_equals(fields, i + 1 == items.len()).map_err(at)?,
-            interval_seconds: 1,
-            max_attempts: 3,
-            backoff_rate: 2.0,
-            max_delay_seconds: None,
-            full_jitter: false,
-        };
-        for (key, value) in fields {
-            let field = |p: Problem| at(p.within(key));
-            match key.as_str() {
-                "IntervalSeconds" => {
-                    retrier.interval_seconds =
-                        positive_integer(value, "a positive integer", 1).map_err(field)?
-                }
-                "MaxAttempts" => {
-                    retrier.max_attempts =
-                        positive_integer(value, "a non-negative integer", 0).map_err(field)?
-                }
-                "MaxDelaySeconds" => {
-                    retrier.max_delay_seconds =
-                        Some(positive_integer(value, "a positive integer", 1).map_err(field)?)
-                }
-                "BackoffRate" => {
-                    retrier.backoff_rate = match value {
-                        Node::Number(n) if n.as_f64().is_some_and(|r| r >= 1.0) => {
-                            n.as_f64().expect("checked")
-                        }
-                        _ => {
-                            return Err(field(Problem::invalid("must be a number of at least 1.0")))
-                        }
-                    }
-                }
-                "JitterStrategy" => {
-                    retrier.full_jitter = match value {
-                        Node::String(s) if s == "FULL" => true,
-                        Node::String(s) if s == "NONE" => false,
-                        _ => return Err(field(Problem::invalid("must be \"FULL\" or \"NONE\""))),
-                    }
-                }
-                "Comment" if !matches!(value, Node::String(_)) => {
-                    return Err(field(Problem::invalid("must be a string")))
-                }
-                _ => {}
-            }
-        }
-        out.push(retrier);
-    }
-    Ok(out)
-}
-
-/// Parse `Catch`; the caller checks that each `Next` names a state.
-pub(crate) fn parse_catch(node: &Node) -> Result<Vec<Catcher>, Problem> {
-    let Node::Array(items) = node else {
-        return Err(Problem::invalid(format!(
-            "must be an array of catchers, not {}",
-            node.kind()
-        )));
-    };
-    let mut out = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let at = |p: Problem| p.within(&format!("[{i}]"));
-        let Node::Object(fields) = item else {
-            return Err(at(Problem::invalid(format!(
-                "a catcher is an object, not {}",
-                item.kind()
-            ))));
-        };
-        check_fields(fields, &["ErrorEquals", "Next", "ResultPath", "Comment"]).map_err(at)?;
-        let error_equals = error_equals(fields, i + 1 == items.len()).map_err(at)?;
-        let next = match fields.iter().find(|(k, _)| k == "Next") {
-            Some((_, Node::String(next))) => next.clone(),
-            Some(_) => return Err(at(Problem::invalid("must be a state name").within("Next"))),
-            None => return Err(at(Problem::invalid("is required").within("Next"))),
-        };
-        let result_path = match fields.iter().find(|(k, _)| k == "ResultPath") {
-            None => Some(ReferencePath::parse("$").expect("`$` is a reference path")),
-            Some((_, Node::Null)) => None,
-            Some((_, Node::String(text))) => {
-                Some(ReferencePath::parse(text).map_err(|p| at(p.within("ResultPath")))?)
-            }
-            Some((_, other)) => {
-                return Err(at(Problem::invalid(format!(
-                    "must be a reference path or null, not {}",
-                    other.kind()
-                ))
-                .within("ResultPath")))
-            }
-        };
-        if let Some((_, comment)) = fields.iter().find(|(k, _)| k == "Comment") {
-            if !matches!(comment, Node::String(_)) {
-                return Err(at(Problem::invalid("must be a string").within("Comment")));
-            }
-        }
-        out.push(Catcher {
-            error_equals,
-            result_path,
-            next,
-        });
-    }
-    Ok(out)
-}
-
-/// The random numbers of `"JitterStrategy": "FULL"`: a SplitMix64 sequence
-/// seeded with the FNV-1a hash of the execution name, so that an execution
-/// of a given name always waits the same.
+/// The random numbers of `"JitterStrategy": "FULL"`: a generator seeded
+/// with the FNV-1a hash of the execution name (a hash that, unlike std's,
+/// is the same in every build), so that an execution of a given name always
+/// waits the same.
 #[derive(Debug)]
 pub(crate) struct Jitter {
-    state: Cell<u64>,
+    rng: RefCell<fastrand::Rng>,
 }
 
 impl Jitter {
@@ -261,31 +71,19 @@ impl Jitter {
             hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
         }
         Self {
-            state: Cell::new(hash),
+            rng: RefCell::new(fastrand::Rng::with_seed(hash)),
         }
-    }
-
-    fn next_u64(&self) -> u64 {
-        let state = self.state.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
-        self.state.set(state);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
     }
 
     /// A delay drawn uniformly from `[0, delay]`, to the millisecond.
     pub fn full(&self, delay: Duration) -> Duration {
         let max = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
-        let unit = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        Duration::from_millis(((unit * (max as f64 + 1.0)) as u64).min(max))
+        Duration::from_millis(self.rng.borrow_mut().u64(0..=max))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
 
     fn names(list: &[&str]) -> Vec<String> {
@@ -346,54 +144,5 @@ mod tests {
                 && first.iter().any(|d| *d > Duration::from_secs(4))
         );
         assert_eq!(a.full(Duration::ZERO), Duration::ZERO);
-    }
-
-    #[test]
-    fn malformed_rules() {
-        let retry =
-            |v: serde_json::Value| parse_retry(&Node::parse(&v.to_string()).unwrap()).unwrap_err();
-        let p = retry(json!([{"ErrorEquals": ["States.ALL"]}, {"ErrorEquals": ["X"]}]));
-        assert_eq!(
-            (p.within.as_deref(), p.message.as_str()),
-            (
-                Some("[0].ErrorEquals"),
-                "`States.ALL` must be in the last rule"
-            )
-        );
-        let p = retry(json!([{"ErrorEquals": ["States.ALL", "X"]}]));
-        assert_eq!(
-            p.message,
-            "`States.ALL` must be the only error name of its rule"
-        );
-        let p = retry(json!([{"ErrorEquals": []}]));
-        assert_eq!(p.message, "must name at least one error");
-        let p = retry(json!([{"ErrorEquals": ["X"], "BackoffRate": 0.5}]));
-        assert_eq!(
-            (p.within.as_deref(), p.message.as_str()),
-            (Some("[0].BackoffRate"), "must be a number of at least 1.0")
-        );
-        let p = retry(json!([{"ErrorEquals": ["X"], "IntervalSeconds": 0}]));
-        assert_eq!(p.message, "must be a positive integer");
-        let p = retry(json!([{"ErrorEquals": ["X"], "MaxAttempts": -1}]));
-        assert_eq!(p.message, "must be a non-negative integer");
-        let p = retry(json!([{"ErrorEquals": ["X"], "JitterStrategy": "HALF"}]));
-        assert_eq!(p.message, "must be \"FULL\" or \"NONE\"");
-        let p = retry(json!([{"ErrorEquals": ["X"], "Next": "A"}]));
-        assert_eq!(
-            (p.within.as_deref(), p.message.as_str()),
-            (Some("[0].Next"), "is not a field of this rule")
-        );
-        let catch =
-            |v: serde_json::Value| parse_catch(&Node::parse(&v.to_string()).unwrap()).unwrap_err();
-        assert_eq!(
-            catch(json!([{"ErrorEquals": ["X"]}])).within.as_deref(),
-            Some("[0].Next")
-        );
-        assert_eq!(
-            catch(json!([{"ErrorEquals": ["X"], "Next": "A", "ResultPath": "$.a[*]"}]))
-                .within
-                .as_deref(),
-            Some("[0].ResultPath")
-        );
     }
 }

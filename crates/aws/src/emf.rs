@@ -30,8 +30,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ovom_core::handler::TaskKind;
-use ovom_core::params::{self, LoadParams, QualityParams, StageParams};
+use ovom_core::handler::{TaskKind, TaskParams, TaskReport};
+use ovom_core::params::Model;
 use ovom_core::TaskError;
 use serde_json::{json, Map, Value};
 
@@ -148,9 +148,6 @@ pub mod property {
     pub const FUNCTION: &str = "function";
 }
 
-/// The model whose load reports the fact's counts.
-const FACT_MODEL: &str = "fact_bloodtest";
-
 /// The properties of an invocation's documents. Everything here is either a
 /// validated parameter or set by the Lambda service.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -170,30 +167,29 @@ impl Properties {
     /// parameters (as [`ovom_core::handler::handle`] parses them); none of
     /// them otherwise, so that nothing unvalidated reaches the logs.
     pub fn from_event(kind: TaskKind, event: &Value) -> Self {
+        Self::from_params(TaskParams::parse(kind, event).ok().as_ref())
+    }
+
+    /// The validated parameters' properties (none when the event did not
+    /// validate).
+    pub fn from_params(params: Option<&TaskParams>) -> Self {
         let mut p = Self::default();
-        match kind {
-            TaskKind::Stage => {
-                if let Ok(s) = params::parse::<StageParams>(event).and_then(StageParams::validate) {
-                    p.logical_date = Some(s.logical_date.to_string());
-                    p.run_id = Some(s.run_id.as_str().to_owned());
-                    p.source = Some(s.source.folder());
-                }
+        match params {
+            Some(TaskParams::Stage(s)) => {
+                p.logical_date = Some(s.logical_date.to_string());
+                p.run_id = Some(s.run_id.as_str().to_owned());
+                p.source = Some(s.source.folder());
             }
-            TaskKind::Load => {
-                if let Ok(l) = params::parse::<LoadParams>(event).and_then(LoadParams::validate) {
-                    p.logical_date = Some(l.logical_date.to_string());
-                    p.run_id = Some(l.run_id.as_str().to_owned());
-                    p.model = Some(l.model.table());
-                }
+            Some(TaskParams::Load(l)) => {
+                p.logical_date = Some(l.logical_date.to_string());
+                p.run_id = Some(l.run_id.as_str().to_owned());
+                p.model = Some(l.model.table());
             }
-            TaskKind::Quality => {
-                if let Ok(q) =
-                    params::parse::<QualityParams>(event).and_then(QualityParams::validate)
-                {
-                    p.logical_date = Some(q.logical_date.to_string());
-                    p.run_id = Some(q.run_id.as_str().to_owned());
-                }
+            Some(TaskParams::Quality(q)) => {
+                p.logical_date = Some(q.logical_date.to_string());
+                p.run_id = Some(q.run_id.as_str().to_owned());
             }
+            None => {}
         }
         p
     }
@@ -242,11 +238,12 @@ impl Failure<'_> {
 /// The documents of one invocation: the task's main document, then, for a
 /// load of the fact, one per reject reason.
 ///
-/// `outcome` is the task's JSON report or its failure; a count missing from
-/// a report is left out rather than reported as zero.
+/// `outcome` is the task's typed report or its failure; a count a report
+/// does not hold (a dimension's rows) is left out rather than reported as
+/// zero.
 pub fn documents(
     kind: TaskKind,
-    outcome: Result<&Value, Failure<'_>>,
+    outcome: Result<&TaskReport, Failure<'_>>,
     duration: Duration,
     timestamp: SystemTime,
     properties: &Properties,
@@ -261,49 +258,33 @@ pub fn documents(
         (metric::TASK_FAILURES, u64::from(outcome.is_err())),
     ];
     let mut reasons: Vec<(String, u64)> = vec![];
-    match (kind, outcome) {
-        (TaskKind::Stage, Ok(report)) => {
-            let count = |field: &str| report.get(field).and_then(Value::as_u64);
-            for (name, field) in [
-                (metric::LINES_READ, "lines_read"),
-                (metric::ROWS_STAGED, "staged"),
-                (metric::LINES_QUARANTINED, "quarantined"),
-            ] {
-                metrics.extend(count(field).map(|n| (name, n)));
-            }
-        }
-        (TaskKind::Load, Ok(report))
-            if report.get("model").and_then(Value::as_str) == Some(FACT_MODEL) =>
-        {
-            let count = |field: &str| report.get(field).and_then(Value::as_u64);
-            metrics.extend(count("loaded").map(|n| (metric::ROWS_LOADED, n)));
-            // `rejected` is left out of the report when nothing was rejected.
+    match outcome {
+        Ok(TaskReport::Stage(r)) => metrics.extend([
+            (metric::LINES_READ, r.lines_read),
+            (metric::ROWS_STAGED, r.staged),
+            (metric::LINES_QUARANTINED, r.quarantined),
+        ]),
+        Ok(TaskReport::Load(r)) if r.model == Model::FactBloodtest => {
+            metrics.extend(r.loaded.map(|n| (metric::ROWS_LOADED, n)));
             let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
-            if let Some(rejected) = report.get("rejected").and_then(Value::as_object) {
-                for (reason, n) in rejected {
-                    let reason = if is_reason(reason) {
-                        reason.clone()
-                    } else {
-                        UNRECOGNISED_REASON.to_owned()
-                    };
-                    *by_reason.entry(reason).or_default() += n.as_u64().unwrap_or(0);
-                }
+            for (reason, n) in &r.rejected {
+                let reason = if is_reason(reason) {
+                    reason.clone()
+                } else {
+                    UNRECOGNISED_REASON.to_owned()
+                };
+                *by_reason.entry(reason).or_default() += n;
             }
             metrics.push((metric::ROWS_REJECTED, by_reason.values().sum()));
-            metrics.extend(count("duplicates").map(|n| (metric::DUPLICATES, n)));
+            metrics.extend(r.duplicates.map(|n| (metric::DUPLICATES, n)));
             reasons.extend(by_reason);
         }
-        (TaskKind::Quality, Ok(report)) => {
-            if let Some(checks) = report.get("checks").and_then(Value::as_array) {
-                let failed = checks
-                    .iter()
-                    .filter(|c| c.get("passed").and_then(Value::as_bool) == Some(false))
-                    .count();
-                metrics.push((metric::CHECKS_RUN, checks.len() as u64));
-                metrics.push((metric::CHECK_FAILURES, failed as u64));
-            }
+        Ok(TaskReport::Quality(r)) => {
+            let failed = r.checks.iter().filter(|c| !c.passed).count();
+            metrics.push((metric::CHECKS_RUN, r.checks.len() as u64));
+            metrics.push((metric::CHECK_FAILURES, failed as u64));
         }
-        (TaskKind::Quality, Err(Failure::Task(TaskError::QualityCheckFailed { .. }))) => {
+        Err(Failure::Task(TaskError::QualityCheckFailed { .. })) if kind == TaskKind::Quality => {
             metrics.push((metric::CHECK_FAILURES, 1));
         }
         _ => {}

@@ -9,6 +9,7 @@
 
 pub mod emf;
 pub mod lambda;
+pub mod names;
 pub mod redshift;
 pub mod s3;
 

@@ -20,7 +20,6 @@
 //! [`TaskError::StoreError`].
 
 use std::fmt;
-use std::net::Ipv4Addr;
 use std::str::FromStr;
 
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -29,6 +28,8 @@ use aws_sdk_s3::Client;
 use ovom_core::ports::{ObjectMeta, ObjectStore};
 use ovom_core::TaskError;
 use tokio::runtime::Handle;
+
+use crate::names::{Bucket, NameError};
 
 /// The parameter name data-root errors report.
 const FIELD: &str = "data_root";
@@ -49,7 +50,7 @@ pub const MAX_PAGE_SIZE: i32 = 1000;
 /// percent-encoding, backslashes, control characters) is refused.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DataRoot {
-    bucket: String,
+    bucket: Bucket,
     /// Without leading or trailing `/`; empty for the bucket's root.
     prefix: String,
 }
@@ -72,19 +73,21 @@ impl DataRoot {
                 "must not contain credentials; the store uses the environment's",
             ));
         }
-        check_bucket(bucket)?;
+        let bucket: Bucket = bucket
+            .parse()
+            .map_err(|e: NameError| TaskError::invalid(FIELD, format!("bucket name {e}")))?;
         let prefix = prefix.strip_suffix('/').unwrap_or(prefix);
         if !prefix.is_empty() {
             check_prefix(prefix)?;
         }
         Ok(Self {
-            bucket: bucket.to_owned(),
+            bucket,
             prefix: prefix.to_owned(),
         })
     }
 
     pub fn bucket(&self) -> &str {
-        &self.bucket
+        self.bucket.as_str()
     }
 
     /// The prefix inside the bucket, without leading or trailing `/`; empty
@@ -126,41 +129,6 @@ impl fmt::Display for DataRoot {
 }
 
 /// S3's rules for general purpose bucket names.
-fn check_bucket(bucket: &str) -> Result<(), TaskError> {
-    let bad = |reason: &str| Err(TaskError::invalid(FIELD, format!("bucket name {reason}")));
-    if bucket.is_empty() {
-        return bad("is missing");
-    }
-    if !(3..=63).contains(&bucket.len()) {
-        return bad("must be 3 to 63 characters long");
-    }
-    if !bucket
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
-    {
-        return bad("may hold only lowercase letters, digits, `.` and `-`");
-    }
-    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    let bytes = bucket.as_bytes();
-    if !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
-        return bad("must begin and end with a letter or digit");
-    }
-    if bucket.contains("..") {
-        return bad("must not hold two adjacent periods");
-    }
-    if bucket.parse::<Ipv4Addr>().is_ok() {
-        return bad("must not be an IP address");
-    }
-    const RESERVED_PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
-    const RESERVED_SUFFIXES: [&str; 5] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
-    if RESERVED_PREFIXES.iter().any(|p| bucket.starts_with(p))
-        || RESERVED_SUFFIXES.iter().any(|s| bucket.ends_with(s))
-    {
-        return bad("uses a prefix or suffix S3 reserves");
-    }
-    Ok(())
-}
-
 /// The prefix of a data root: plain segments of S3's safe characters.
 fn check_prefix(prefix: &str) -> Result<(), TaskError> {
     let bad = |reason: &str| Err(TaskError::invalid(FIELD, format!("prefix {reason}")));

@@ -14,7 +14,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ovom_aws::emf::{self, documents, Failure, Properties, METRIC_NAMES, NAMESPACE};
 use ovom_core::handler::TaskKind;
-use ovom_core::tasks::{CheckResult, LoadReport, QualityReport, StageReport};
+use ovom_core::handler::TaskReport;
+use ovom_core::params::{Check, DimMode, Model, Source};
+use ovom_core::reports::{CheckResult, LoadReport, QualityReport, StageReport};
+use ovom_core::sql::Comparison;
 use ovom_core::TaskError;
 use serde_json::{json, Value};
 
@@ -281,10 +284,14 @@ fn props(kind: TaskKind) -> Properties {
     }
 }
 
-fn stage_report() -> Value {
-    serde_json::to_value(StageReport {
-        source: "log_data",
-        logical_date: "2025-03-14".into(),
+fn day() -> ovom_core::params::LogicalDate {
+    "2025-03-14".parse().unwrap()
+}
+
+fn stage_report() -> TaskReport {
+    TaskReport::Stage(StageReport {
+        source: Source::LogData,
+        logical_date: day(),
         through: None,
         files: 2,
         lines_read: 1000,
@@ -292,14 +299,13 @@ fn stage_report() -> Value {
         quarantined: 10,
         later_days: None,
     })
-    .unwrap()
 }
 
-fn fact_report() -> Value {
-    serde_json::to_value(LoadReport {
-        model: "fact_bloodtest",
+fn fact() -> LoadReport {
+    LoadReport {
+        model: Model::FactBloodtest,
         mode: None,
-        logical_date: "2025-03-14".into(),
+        logical_date: day(),
         through: None,
         loaded: Some(950),
         rejected: BTreeMap::from([
@@ -307,37 +313,38 @@ fn fact_report() -> Value {
             ("unknown_patient".to_owned(), 5),
         ]),
         duplicates: Some(15),
-    })
-    .unwrap()
+    }
 }
 
-fn dimension_report() -> Value {
-    serde_json::to_value(LoadReport {
-        model: "dim_doctor",
-        mode: Some("merge"),
-        logical_date: "2025-03-14".into(),
+fn fact_report() -> TaskReport {
+    TaskReport::Load(fact())
+}
+
+fn dimension_report() -> TaskReport {
+    TaskReport::Load(LoadReport {
+        model: Model::DimDoctor,
+        mode: Some(DimMode::Merge),
+        logical_date: day(),
         through: None,
         loaded: None,
         rejected: BTreeMap::new(),
         duplicates: None,
     })
-    .unwrap()
 }
 
-fn quality_report() -> Value {
+fn quality_report() -> TaskReport {
     let check = |check| CheckResult {
         check,
         got: 0,
-        comparison: "=",
+        comparison: Comparison::Eq,
         expected: 0,
         passed: true,
     };
-    serde_json::to_value(QualityReport {
-        logical_date: "2025-03-14".into(),
+    TaskReport::Quality(QualityReport {
+        logical_date: day(),
         through: None,
-        checks: vec![check("test_id_unique"), check("day_reconciles")],
+        checks: vec![check(Check::TestIdUnique), check(Check::DayReconciles)],
     })
-    .unwrap()
 }
 
 fn check_failed() -> TaskError {
@@ -350,7 +357,7 @@ fn check_failed() -> TaskError {
     }
 }
 
-fn ok(kind: TaskKind, report: &Value) -> Vec<Value> {
+fn ok(kind: TaskKind, report: &TaskReport) -> Vec<Value> {
     documents(
         kind,
         Ok(report),
@@ -488,9 +495,9 @@ fn a_load_of_the_fact_reports_its_outcomes_and_each_reject_reason() {
 
 #[test]
 fn a_day_without_rejects_reports_zero_and_no_reason() {
-    let mut report = fact_report();
-    report.as_object_mut().unwrap().remove("rejected");
-    let docs = ok(TaskKind::Load, &report);
+    let mut report = fact();
+    report.rejected.clear();
+    let docs = ok(TaskKind::Load, &TaskReport::Load(report));
     valid(&docs);
     assert_eq!(docs.len(), 1);
     assert_eq!(docs[0]["RowsRejected"], 0);
@@ -498,9 +505,13 @@ fn a_day_without_rejects_reports_zero_and_no_reason() {
 
 #[test]
 fn a_reason_that_is_no_identifier_is_not_a_dimension_value() {
-    let mut report = fact_report();
-    report["rejected"] = json!({"bad reason\n": 2, "": 1, "out_of_domain": 4});
-    let docs = ok(TaskKind::Load, &report);
+    let mut report = fact();
+    report.rejected = BTreeMap::from([
+        ("bad reason\n".to_owned(), 2),
+        (String::new(), 1),
+        ("out_of_domain".to_owned(), 4),
+    ]);
+    let docs = ok(TaskKind::Load, &TaskReport::Load(report));
     valid(&docs);
     let reasons: Vec<_> = docs[1..].iter().map(|d| d["Reason"].clone()).collect();
     assert_eq!(reasons, [json!("out_of_domain"), json!("unrecognised")]);

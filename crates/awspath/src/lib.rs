@@ -128,9 +128,9 @@ impl AwsPath {
         let root = DataRoot::parse(&format!("s3://{BUCKET}/{PREFIX}"))
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut config = RedshiftConfig::new(
-            Target::Workgroup(WORKGROUP.into()),
-            Postgres::DATABASE,
-            COPY_ROLE,
+            Target::Workgroup(WORKGROUP.parse()?),
+            Postgres::DATABASE.parse()?,
+            COPY_ROLE.parse()?,
         );
         config.poll = PollBackoff {
             initial: Duration::from_millis(2),

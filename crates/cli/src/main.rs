@@ -5,14 +5,15 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::builder::TypedValueParser;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use ovom::backfill::{backfill, BackfillOptions, Day};
-use ovom::pipeline::{Access, Pipeline, RunOptions};
 use ovom::summary::Summary;
 use ovom_asl::SystemClock;
 use ovom_core::params::{Days, DimMode, LogicalDate};
 use ovom_duckdb::DuckWarehouse;
+use ovom_local::backfill::{backfill, BackfillOptions, Day};
+use ovom_local::pipeline::{Access, Pipeline, RunOptions};
 
 #[derive(Parser)]
 #[command(
@@ -54,8 +55,8 @@ enum Command {
     /// Run the daily state machine for every day in the data (or one day).
     Run {
         /// Run one logical day, YYYY-MM-DD.
-        #[arg(long)]
-        date: Option<String>,
+        #[arg(long, value_parser = DateArg)]
+        date: Option<LogicalDate>,
         /// The data root (default `data`). On a first run (neither --data
         /// nor --warehouse given, no `ovom.duckdb` yet) the default data set
         /// is generated there if it is missing.
@@ -64,48 +65,35 @@ enum Command {
         /// The DuckDB warehouse file (default `ovom.duckdb`).
         #[arg(long)]
         warehouse: Option<PathBuf>,
-        /// Fail a day on its first malformed line instead of quarantining it.
-        #[arg(long)]
-        strict: bool,
-        /// How dimensions are loaded.
-        #[arg(long, value_enum, default_value_t = Mode::Merge)]
-        dim_mode: Mode,
-        /// Let a day with no file replace the rows the warehouse holds of it
-        /// (refused otherwise: a wrong folder or moved files).
-        #[arg(long)]
-        allow_empty: bool,
+        #[command(flatten)]
+        load: LoadArgs,
     },
     /// Run the daily state machine for every day of a range, in order;
     /// days whose latest execution succeeded are skipped unless --force.
     Backfill {
         /// First logical day, YYYY-MM-DD.
-        #[arg(long)]
-        from: String,
+        #[arg(long, value_parser = DateArg)]
+        from: LogicalDate,
         /// Last logical day, YYYY-MM-DD (included).
-        #[arg(long)]
-        to: String,
+        #[arg(long, value_parser = DateArg)]
+        to: LogicalDate,
         /// Run the days that already succeeded too (each run replaces its day).
         #[arg(long)]
         force: bool,
         #[arg(long, default_value = "data")]
         data: PathBuf,
-        #[arg(long, default_value = "ovom.duckdb")]
-        warehouse: PathBuf,
-        #[arg(long)]
-        strict: bool,
-        #[arg(long, value_enum, default_value_t = Mode::Merge)]
-        dim_mode: Mode,
-        /// Let a day with no file replace the rows the warehouse holds of it.
-        #[arg(long)]
-        allow_empty: bool,
+        #[command(flatten)]
+        warehouse: WarehouseArg,
+        #[command(flatten)]
+        load: LoadArgs,
     },
     /// List the latest executions, with the failed state and error of each failure.
     Status {
         /// How many executions to list (1 to 10000).
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         limit: u32,
-        #[arg(long, default_value = "ovom.duckdb")]
-        warehouse: PathBuf,
+        #[command(flatten)]
+        warehouse: WarehouseArg,
     },
     /// Resume a failed execution from the state that failed, with the same
     /// input (the latest unresolved failure when no id is given).
@@ -115,20 +103,20 @@ enum Command {
         /// in the warehouse), and it must be that one when given.
         #[arg(long)]
         data: Option<PathBuf>,
-        #[arg(long, default_value = "ovom.duckdb")]
-        warehouse: PathBuf,
+        #[command(flatten)]
+        warehouse: WarehouseArg,
     },
     /// Run a SQL file or statement on the warehouse and print the result.
     Query {
         /// A .sql file (e.g. sql/analysis/cardio_rate_by_city_month.sql) or a SQL statement.
         file_or_sql: String,
-        #[arg(long, default_value = "ovom.duckdb")]
-        warehouse: PathBuf,
+        #[command(flatten)]
+        warehouse: WarehouseArg,
     },
     /// Write a self-contained HTML run report of the warehouse (read-only).
     Report {
-        #[arg(long, default_value = "ovom.duckdb")]
-        warehouse: PathBuf,
+        #[command(flatten)]
+        warehouse: WarehouseArg,
         /// The HTML file to write.
         #[arg(long, default_value = "report.html")]
         out: PathBuf,
@@ -156,21 +144,76 @@ impl LogLevel {
     }
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum Mode {
-    Merge,
-    Append,
-    TruncateInsert,
+/// How a run loads: the input every daily execution gets besides its day.
+#[derive(Args, Clone, Copy)]
+struct LoadArgs {
+    /// Fail a day on its first malformed line instead of quarantining it.
+    #[arg(long)]
+    strict: bool,
+    /// How dimensions are loaded.
+    #[arg(long, default_value = "merge", value_parser = dim_mode())]
+    dim_mode: DimMode,
+    /// Let a day with no file replace the rows the warehouse holds of it
+    /// (refused otherwise: a wrong folder or moved files).
+    #[arg(long)]
+    allow_empty: bool,
 }
 
-impl From<Mode> for DimMode {
-    fn from(m: Mode) -> DimMode {
-        match m {
-            Mode::Merge => DimMode::Merge,
-            Mode::Append => DimMode::Append,
-            Mode::TruncateInsert => DimMode::TruncateInsert,
+impl LoadArgs {
+    fn options(self) -> RunOptions {
+        RunOptions {
+            strict: self.strict,
+            dim_mode: self.dim_mode,
+            leave_later_days: false,
+            allow_empty: self.allow_empty,
         }
     }
+}
+
+/// `--dim-mode`: one of the load task's modes, listed in `--help`.
+fn dim_mode() -> impl TypedValueParser<Value = DimMode> {
+    clap::builder::PossibleValuesParser::new(DimMode::ALL.map(DimMode::as_str))
+        .map(|s| s.parse::<DimMode>().expect("a listed mode"))
+}
+
+/// A logical day argument. Its error quotes at most the start of the value
+/// (clap's own would repeat all of it).
+#[derive(Clone)]
+struct DateArg;
+
+impl TypedValueParser for DateArg {
+    type Value = LogicalDate;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<LogicalDate, clap::Error> {
+        let name = arg.map_or_else(|| "the date".to_owned(), |a| format!("--{}", a.get_id()));
+        let refuse = |why: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("{name}: {why}\n"),
+            )
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| refuse("is not a date YYYY-MM-DD".into()))?;
+        text.parse().map_err(|e| match e {
+            ovom_core::TaskError::InvalidParameters { reason, .. } => refuse(reason),
+            other => refuse(other.to_string()),
+        })
+    }
+}
+
+/// The warehouse file every command but `run` names the same way (`run`
+/// tells a first run by its absence).
+#[derive(Args, Clone)]
+struct WarehouseArg {
+    /// The DuckDB warehouse file.
+    #[arg(long = "warehouse", default_value = DEFAULT_WAREHOUSE)]
+    path: PathBuf,
 }
 
 /// mimalloc serves every allocation of the process, DuckDB's C++ ones too
@@ -243,11 +286,8 @@ fn execute(command: Command) -> Result<ExitCode> {
             date,
             data,
             warehouse,
-            strict,
-            dim_mode,
-            allow_empty,
+            load,
         } => {
-            let date = date.map(|d| d.parse::<LogicalDate>()).transpose()?;
             // Only a newcomer's first run generates data: a typo in --data,
             // or a run against a warehouse that exists, must not load a
             // simulated data set into it.
@@ -258,12 +298,7 @@ fn execute(command: Command) -> Result<ExitCode> {
             ensure_data(&data, date.is_none() && first_run)?;
             let started = Instant::now();
             let pipeline = Pipeline::open(&warehouse, &data)?;
-            let opts = RunOptions {
-                strict,
-                dim_mode: dim_mode.into(),
-                leave_later_days: false,
-                allow_empty,
-            };
+            let opts = load.options();
             let mut summary = Summary::default();
             let days = match date {
                 Some(d) => vec![d],
@@ -313,22 +348,16 @@ fn execute(command: Command) -> Result<ExitCode> {
             force,
             data,
             warehouse,
-            strict,
-            dim_mode,
-            allow_empty,
+            load,
         } => {
+            let warehouse = warehouse.path;
             let opts = BackfillOptions {
-                from: from.parse().context("--from")?,
-                to: to.parse().context("--to")?,
+                from,
+                to,
                 force,
-                run: RunOptions {
-                    strict,
-                    dim_mode: dim_mode.into(),
-                    leave_later_days: false,
-                    allow_empty,
-                },
+                run: load.options(),
             };
-            let days = ovom::backfill::range(opts.from, opts.to)?.len();
+            let days = ovom_local::backfill::range(opts.from, opts.to)?.len();
             ensure_data(&data, false)?;
             let started = Instant::now();
             let pipeline = Pipeline::open(&warehouse, &data)?;
@@ -368,7 +397,7 @@ fn execute(command: Command) -> Result<ExitCode> {
             Ok(exit_code(outcome.failed.is_none()))
         }
         Command::Status { limit, warehouse } => {
-            let mut wh = open_read_only(&warehouse)?;
+            let mut wh = open_read_only(&warehouse.path)?;
             print!(
                 "{}",
                 ovom::status::render(&ovom::status::recent(&mut wh, limit)?)
@@ -380,6 +409,7 @@ fn execute(command: Command) -> Result<ExitCode> {
             data,
             warehouse,
         } => {
+            let warehouse = warehouse.path;
             if let Some(data) = &data {
                 local_root(data)?;
             }
@@ -425,7 +455,7 @@ fn execute(command: Command) -> Result<ExitCode> {
             file_or_sql,
             warehouse,
         } => {
-            let wh = open_read_only(&warehouse)?;
+            let wh = open_read_only(&warehouse.path)?;
             // The warehouse is read-only; no file besides it either (no
             // COPY … TO, ATTACH, EXPORT or reading other files).
             wh.connection()
@@ -436,7 +466,7 @@ fn execute(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { warehouse, out } => {
-            println!("{}", ovom::report::run(&warehouse, &out)?);
+            println!("{}", ovom::report::run(&warehouse.path, &out)?);
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -493,8 +523,8 @@ fn open_read_only(warehouse: &Path) -> Result<DuckWarehouse> {
         );
     }
     let mut wh = DuckWarehouse::open_read_only(warehouse)
-        .map_err(|e| ovom::pipeline::open_error(warehouse, e))?;
-    ovom::pipeline::check_ovom_warehouse(&mut wh, Some(warehouse), Access::Read)?;
+        .map_err(|e| ovom_local::pipeline::open_error(warehouse, e))?;
+    ovom_local::pipeline::check_ovom_warehouse(&mut wh, Some(warehouse), Access::Read)?;
     Ok(wh)
 }
 

@@ -5,7 +5,6 @@ use std::fmt::Write as _;
 
 use anyhow::Result;
 use ovom_core::ports::{Value, Warehouse};
-use ovom_core::sql::{self, Dialect};
 
 /// One execution as `ovom status` shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,7 +25,7 @@ pub struct ExecutionRow {
 /// The `limit` latest executions, newest first.
 pub fn recent(wh: &mut dyn Warehouse, limit: u32) -> Result<Vec<ExecutionRow>> {
     let rows = wh.query(
-        sql::file(Dialect::DuckDb, "audit/recent_executions")?,
+        ovom_local::sql::file("audit/recent_executions")?,
         &[("limit", Value::Int(limit.into()))],
     )?;
     Ok(rows

@@ -5,10 +5,11 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use anyhow::Result;
-use ovom_core::ports::{Value, Warehouse};
-use ovom_core::sql::{self, Dialect};
+use ovom_core::ports::Warehouse;
+use ovom_core::reports::PipelineResults;
+use ovom_core::tasks;
 
-use crate::pipeline::DayRun;
+use ovom_local::pipeline::DayRun;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Summary {
@@ -45,14 +46,11 @@ impl Summary {
                 None => self.steps.push((r.name.clone(), r.duration, 1)),
             }
         }
-        match &run.result {
-            Ok(output) => {
-                self.succeeded += days;
-                for check in output["quality"]["checks"].as_array().into_iter().flatten() {
-                    self.checks_run += 1;
-                    self.checks_passed += u64::from(check["passed"].as_bool() == Some(true));
-                }
-            }
+        let results = match &run.result {
+            Ok(output) => Some(
+                PipelineResults::from_output(output)
+                    .map_err(|e| anyhow::anyhow!("execution {}: {e}", run.execution_id))?,
+            ),
             Err(f) => {
                 self.failure = Some(format!(
                     "execution {} for {} failed in state {}: {}: {}",
@@ -62,50 +60,41 @@ impl Summary {
                     f.error,
                     f.cause
                 ));
+                None
             }
-        }
+        };
         // A day that succeeded says in its output where its lines went; for
         // a failed day, ask the warehouse what it holds of the day.
-        if let Ok(output) = &run.result {
-            let later = &output["later_days"];
-            if let (Some(from), Some(to), Some(n), Some(by)) = (
-                later["range"]["from"].as_str(),
-                later["range"]["to"].as_str(),
-                later["range"]["days"].as_u64(),
-                later["execution"].as_str(),
-            ) {
-                self.later_days
-                    .push(format!("{from} … {to}: {n} days run again by {by}"));
-            }
-            let fact = &output["fact_bloodtest"];
-            let count = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
-            self.loaded += count(&fact["loaded"]);
-            self.duplicates += count(&fact["duplicates"]);
-            for (reason, n) in fact["rejected"].as_object().into_iter().flatten() {
-                *self.rejected.entry(reason.clone()).or_default() += count(n);
-            }
-            for stage in ["stage_patients", "stage_bloodtests"] {
-                let n = count(&output[stage]["quarantined"]);
-                if n > 0 {
-                    let source = output[stage]["source"].as_str().unwrap_or(stage);
-                    *self.quarantined.entry(source.to_owned()).or_default() += n;
-                }
-            }
+        let Some(results) = results else {
+            let outcomes = tasks::day_outcomes(run.days, wh)?;
+            self.loaded += outcomes.loaded;
+            self.duplicates += outcomes.duplicates;
+            add(&mut self.rejected, outcomes.rejected);
+            add(&mut self.quarantined, outcomes.quarantined);
             return Ok(());
+        };
+        self.succeeded += days;
+        for check in &results.quality.checks {
+            self.checks_run += 1;
+            self.checks_passed += u64::from(check.passed);
         }
-        let params = [
-            ("logical_date", Value::Text(run.days.first.to_string())),
-            ("through", Value::Text(run.days.last.to_string())),
-        ];
-        for row in wh.query(sql::file(Dialect::DuckDb, "reports/day_outcomes")?, &params)? {
-            let n = row[2].as_i64().unwrap_or(0) as u64;
-            let reason = row[1].to_string();
-            match row[0].to_string().as_str() {
-                "loaded" => self.loaded += n,
-                "duplicate" => self.duplicates += n,
-                "rejected" => *self.rejected.entry(reason).or_default() += n,
-                "quarantined" => *self.quarantined.entry(reason).or_default() += n,
-                _ => {}
+        if let Some(later) = &results.later_days {
+            let r = &later.range;
+            self.later_days.push(format!(
+                "{} … {}: {} days run again by {}",
+                r.from, r.to, r.days, later.execution
+            ));
+        }
+        let fact = &results.fact_bloodtest;
+        self.loaded += fact.loaded.unwrap_or(0);
+        self.duplicates += fact.duplicates.unwrap_or(0);
+        add(&mut self.rejected, fact.rejected.clone());
+        for stage in results.stages() {
+            if stage.quarantined > 0 {
+                *self
+                    .quarantined
+                    .entry(stage.source.folder().to_owned())
+                    .or_default() += stage.quarantined;
             }
         }
         Ok(())
@@ -155,6 +144,12 @@ impl Summary {
             let _ = writeln!(s, "FAILED: {f}");
         }
         s
+    }
+}
+
+fn add(into: &mut BTreeMap<String, u64>, from: BTreeMap<String, u64>) {
+    for (key, n) in from {
+        *into.entry(key).or_default() += n;
     }
 }
 

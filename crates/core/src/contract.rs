@@ -12,30 +12,100 @@ pub const MAX_RAW_CHARS: usize = 4096;
 
 /// Longest line parsed, in bytes (1 MiB). A longer line is malformed without
 /// being parsed: no record of the contract comes near it (its string fields
-/// are bounded by [`PATIENT_WIDTHS`] and [`TEST_WIDTHS`]), and Redshift's
+/// are bounded by their widths in [`PATIENT_FIELDS`] and [`TEST_FIELDS`]), and Redshift's
 /// `COPY` refuses a JSON object above 4 MB.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
 
-/// The widest value, in bytes, of each string field of a `patient_data`
-/// record: the width of its staging column (`VARCHAR(n)`, which Redshift
-/// counts in bytes). A longer value is malformed, naming its field; so is a
-/// value holding a NUL character, which Redshift cannot load.
-pub const PATIENT_WIDTHS: &[(&str, usize)] = &[
-    ("first_name", 256),
-    ("last_name", 256),
-    ("sex", 1),
-    ("address", 1024),
+/// A field's type in the data contract, with what the warehouse makes of
+/// it: a string's widest value in bytes is its staging column's width
+/// (`VARCHAR(n)`, which Redshift counts in bytes; a longer value is
+/// malformed, naming its field, and so is a value holding a NUL character,
+/// which Redshift cannot load).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text(usize),
+    Int32,
+    Int64,
+    Number,
+    Timestamp,
+}
+
+impl Kind {
+    /// The column type both engines' tables give the field.
+    pub fn sql_type(self) -> String {
+        match self {
+            Kind::Text(n) => format!("VARCHAR({n})"),
+            Kind::Int32 => "INTEGER".into(),
+            Kind::Int64 => "BIGINT".into(),
+            Kind::Number => "DOUBLE PRECISION".into(),
+            Kind::Timestamp => "TIMESTAMP".into(),
+        }
+    }
+}
+
+/// One field of a record of the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    pub name: &'static str,
+    pub kind: Kind,
+}
+
+const fn field(name: &'static str, kind: Kind) -> Field {
+    Field { name, kind }
+}
+
+/// The fields of a `patient_data` record, in the contract's order: the one
+/// list the parser, the staging and dimension DDL (`{{contract:patient_data}}`)
+/// and Redshift's COPY layout are made from.
+pub const PATIENT_FIELDS: &[Field] = &[
+    field("patient_id", Kind::Int64),
+    field("first_name", Kind::Text(256)),
+    field("last_name", Kind::Text(256)),
+    field("sex", Kind::Text(1)),
+    field("age", Kind::Int32),
+    field("height", Kind::Int32),
+    field("weight", Kind::Number),
+    field("address", Kind::Text(1024)),
+    field("registered_at", Kind::Timestamp),
 ];
 
-/// The widest value, in bytes, of each string field of a `log_data` record
-/// (see [`PATIENT_WIDTHS`]).
-pub const TEST_WIDTHS: &[(&str, usize)] = &[
-    ("test_id", 64),
-    ("doc_name", 256),
-    ("clinic", 256),
-    ("lab_name", 256),
-    ("city", 256),
+/// The fields of a `log_data` record, in the contract's order (see
+/// [`PATIENT_FIELDS`]).
+pub const TEST_FIELDS: &[Field] = &[
+    field("test_id", Kind::Text(64)),
+    field("patient_id", Kind::Int64),
+    field("doc_id", Kind::Int64),
+    field("doc_name", Kind::Text(256)),
+    field("clinic", Kind::Text(256)),
+    field("lab_id", Kind::Int64),
+    field("lab_name", Kind::Text(256)),
+    field("city", Kind::Text(256)),
+    field("ts", Kind::Timestamp),
+    field("ap_hi", Kind::Int32),
+    field("ap_lo", Kind::Int32),
+    field("cholesterol", Kind::Int32),
+    field("gluc", Kind::Int32),
+    field("smoke", Kind::Int32),
+    field("alco", Kind::Int32),
+    field("active", Kind::Int32),
+    field("cardio", Kind::Int32),
 ];
+
+/// The fields of a source's records.
+pub fn fields(source: crate::params::Source) -> &'static [Field] {
+    match source {
+        crate::params::Source::PatientData => PATIENT_FIELDS,
+        crate::params::Source::LogData => TEST_FIELDS,
+    }
+}
+
+/// The string fields of a record with their widths, in order.
+fn widths(fields: &'static [Field]) -> impl Iterator<Item = (&'static str, usize)> {
+    fields.iter().filter_map(|f| match f.kind {
+        Kind::Text(n) => Some((f.name, n)),
+        _ => None,
+    })
+}
 
 /// One `patient_data` record.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -161,46 +231,6 @@ pub fn parse_timestamp(s: &str) -> Result<NaiveDateTime, String> {
         .map_err(|e| format!("{s:?} is not an RFC 3339 timestamp ({e})"))
 }
 
-#[derive(Clone, Copy)]
-enum Kind {
-    Str,
-    Int,
-    Number,
-    Timestamp,
-}
-
-const PATIENT_FIELDS: &[(&str, Kind)] = &[
-    ("patient_id", Kind::Int),
-    ("first_name", Kind::Str),
-    ("last_name", Kind::Str),
-    ("sex", Kind::Str),
-    ("age", Kind::Int),
-    ("height", Kind::Int),
-    ("weight", Kind::Number),
-    ("address", Kind::Str),
-    ("registered_at", Kind::Timestamp),
-];
-
-const TEST_FIELDS: &[(&str, Kind)] = &[
-    ("test_id", Kind::Str),
-    ("patient_id", Kind::Int),
-    ("doc_id", Kind::Int),
-    ("doc_name", Kind::Str),
-    ("clinic", Kind::Str),
-    ("lab_id", Kind::Int),
-    ("lab_name", Kind::Str),
-    ("city", Kind::Str),
-    ("ts", Kind::Timestamp),
-    ("ap_hi", Kind::Int),
-    ("ap_lo", Kind::Int),
-    ("cholesterol", Kind::Int),
-    ("gluc", Kind::Int),
-    ("smoke", Kind::Int),
-    ("alco", Kind::Int),
-    ("active", Kind::Int),
-    ("cardio", Kind::Int),
-];
-
 /// Parse one `patient_data` line.
 pub fn parse_patient(line: &[u8]) -> Result<PatientRecord<'_>, LineError> {
     check_line(line)?;
@@ -219,7 +249,7 @@ pub fn parse_patient(line: &[u8]) -> Result<PatientRecord<'_>, LineError> {
         ));
     }
     check_strings(
-        PATIENT_WIDTHS,
+        PATIENT_FIELDS,
         &[&rec.first_name, &rec.last_name, &rec.sex, &rec.address],
     )?;
     Ok(rec)
@@ -234,7 +264,7 @@ pub fn parse_test(line: &[u8]) -> Result<TestRecord<'_>, LineError> {
         return Err(field_error("test_id", "must not be empty"));
     }
     check_strings(
-        TEST_WIDTHS,
+        TEST_FIELDS,
         &[
             &rec.test_id,
             &rec.doc_name,
@@ -267,9 +297,10 @@ fn check_line(line: &[u8]) -> Result<(), LineError> {
 /// Each string value within its column's width, and without a NUL
 /// character, which Redshift's `COPY` refuses (`widths` and `values` in the
 /// same order).
-fn check_strings(widths: &[(&'static str, usize)], values: &[&str]) -> Result<(), LineError> {
-    debug_assert_eq!(widths.len(), values.len());
-    for (&(name, max), value) in widths.iter().zip(values) {
+/// The string fields' values, in the record's order, against their widths.
+fn check_strings(fields: &'static [Field], values: &[&str]) -> Result<(), LineError> {
+    debug_assert_eq!(widths(fields).count(), values.len());
+    for ((name, max), value) in widths(fields).zip(values) {
         if value.len() > max {
             return Err(field_error(
                 name,
@@ -298,7 +329,7 @@ fn short(s: &str) -> String {
 }
 
 /// Turn a failed typed parse into an error that names the field at fault.
-fn explain(line: &[u8], fields: &[(&'static str, Kind)], fast: serde_json::Error) -> LineError {
+fn explain(line: &[u8], fields: &'static [Field], fast: serde_json::Error) -> LineError {
     let whole = |reason: String| LineError {
         field: None,
         reason,
@@ -318,13 +349,13 @@ fn explain(line: &[u8], fields: &[(&'static str, Kind)], fast: serde_json::Error
         };
         return whole(format!("expected a JSON object, found {kind}"));
     };
-    for &(name, kind) in fields {
+    for &Field { name, kind } in fields {
         let Some(v) = object.get(name) else {
             return field_error(name, "missing");
         };
         let problem = match kind {
-            Kind::Str if !v.is_string() => Some("expected a string"),
-            Kind::Int if !(v.is_i64() || v.is_u64() || negative_zero(v)) => {
+            Kind::Text(_) if !v.is_string() => Some("expected a string"),
+            Kind::Int32 | Kind::Int64 if !(v.is_i64() || v.is_u64() || negative_zero(v)) => {
                 Some("expected an integer")
             }
             Kind::Number if !v.is_number() => Some("expected a number"),
@@ -343,10 +374,10 @@ fn explain(line: &[u8], fields: &[(&'static str, Kind)], fast: serde_json::Error
             let shown: String = v.to_string().chars().take(40).collect();
             return field_error(name, format!("{p}, found {shown}"));
         }
-        if matches!(kind, Kind::Int)
+        if matches!(kind, Kind::Int32 | Kind::Int64)
             && !negative_zero(v)
             && v.as_i64()
-                .is_none_or(|n| i32::try_from(n).is_err() && name_is_i32(name))
+                .is_none_or(|n| i32::try_from(n).is_err() && kind == Kind::Int32)
         {
             return field_error(name, format!("{v} is out of range"));
         }
@@ -354,11 +385,11 @@ fn explain(line: &[u8], fields: &[(&'static str, Kind)], fast: serde_json::Error
     // Every field is there with its type: what is left is a field given
     // twice (the typed parse refuses it; the second value would win silently).
     let message = fast.to_string();
-    if let Some(&(name, _)) = fields
+    if let Some(f) = fields
         .iter()
-        .find(|(name, _)| message.starts_with(&format!("duplicate field `{name}`")))
+        .find(|f| message.starts_with(&format!("duplicate field `{}`", f.name)))
     {
-        return field_error(name, "given more than once");
+        return field_error(f.name, "given more than once");
     }
     whole(message)
 }
@@ -368,16 +399,12 @@ pub fn is_integer_field(name: &str) -> bool {
     PATIENT_FIELDS
         .iter()
         .chain(TEST_FIELDS)
-        .any(|(n, k)| *n == name && matches!(k, Kind::Int))
+        .any(|f| f.name == name && matches!(f.kind, Kind::Int32 | Kind::Int64))
 }
 
 /// JSON's `-0`, which serde_json reads as the float -0.0 (see [`integer`]).
 pub fn negative_zero(v: &serde_json::Value) -> bool {
     v.as_f64().is_some_and(|f| f == 0.0 && f.is_sign_negative())
-}
-
-fn name_is_i32(name: &str) -> bool {
-    !matches!(name, "patient_id" | "doc_id" | "lab_id")
 }
 
 /// The lines of one file, numbered from 1: a UTF-8 byte-order mark at the
@@ -555,7 +582,7 @@ mod tests {
 
     #[test]
     fn a_string_over_its_column_width_is_malformed_in_bytes() {
-        for &(field, max) in TEST_WIDTHS {
+        for (field, max) in widths(TEST_FIELDS) {
             let fits = test_line(serde_json::json!({ field: "a".repeat(max) }));
             assert!(parse_test(fits.as_bytes()).is_ok(), "{field} at {max}");
             let over = test_line(serde_json::json!({ field: "a".repeat(max + 1) }));
@@ -566,7 +593,7 @@ mod tests {
                 format!("{} bytes, longer than its column's {max} bytes", max + 1)
             );
         }
-        for &(field, max) in PATIENT_WIDTHS.iter().filter(|(f, _)| *f != "sex") {
+        for (field, max) in widths(PATIENT_FIELDS).filter(|(f, _)| *f != "sex") {
             let fits = patient_line(serde_json::json!({ field: "a".repeat(max) }));
             assert!(parse_patient(fits.as_bytes()).is_ok(), "{field} at {max}");
             let over = patient_line(serde_json::json!({ field: "a".repeat(max + 1) }));

@@ -2,8 +2,11 @@
 //! the three Lambdas: parse the event into the task's typed parameters,
 //! validate them, run the task, and return its report as JSON.
 
+use serde::Serialize;
+
 use crate::params::{self, LoadParams, QualityParams, StageParams};
 use crate::ports::{ObjectStore, Warehouse};
+use crate::reports::{LoadReport, QualityReport, StageReport};
 use crate::{tasks, TaskError};
 
 /// The three task types.
@@ -45,26 +48,63 @@ pub const BACKFILL_SUBSTITUTION: &str = "BackfillArn";
 /// machine and waits for its end, its output as JSON.
 pub const NESTED_START: &str = "arn:aws:states:::states:startExecution.sync:2";
 
-/// Run one task on its event.
+/// A task's parameters, parsed from its event and validated.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskParams {
+    Stage(StageParams),
+    Load(LoadParams),
+    Quality(QualityParams),
+}
+
+impl TaskParams {
+    /// Parse and validate an event as the parameters of a task of `kind`.
+    pub fn parse(kind: TaskKind, event: &serde_json::Value) -> Result<Self, TaskError> {
+        Ok(match kind {
+            TaskKind::Stage => Self::Stage(params::parse::<StageParams>(event)?.validate()?),
+            TaskKind::Load => Self::Load(params::parse::<LoadParams>(event)?.validate()?),
+            TaskKind::Quality => Self::Quality(params::parse::<QualityParams>(event)?.validate()?),
+        })
+    }
+}
+
+/// What a task returns: its typed report, serialised once as the task's
+/// output (the state machine's `ResultPath` puts it in the execution's state).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum TaskReport {
+    Stage(StageReport),
+    Load(LoadReport),
+    Quality(QualityReport),
+}
+
+impl TaskReport {
+    /// The report as the task's JSON output.
+    pub fn to_json(&self) -> Result<serde_json::Value, TaskError> {
+        serde_json::to_value(self)
+            .map_err(|e| TaskError::WarehouseError(format!("report not serialisable: {e}")))
+    }
+}
+
+/// Run a task on its validated parameters.
+pub fn run(
+    params: &TaskParams,
+    wh: &mut dyn Warehouse,
+    store: &dyn ObjectStore,
+) -> Result<TaskReport, TaskError> {
+    Ok(match params {
+        TaskParams::Stage(p) => TaskReport::Stage(tasks::stage(p, wh, store)?),
+        TaskParams::Load(p) => TaskReport::Load(tasks::load(p, wh)?),
+        TaskParams::Quality(p) => TaskReport::Quality(tasks::quality(p, wh)?),
+    })
+}
+
+/// Run one task on its event: parse, validate, run, and return its report
+/// as JSON.
 pub fn handle(
     kind: TaskKind,
     event: &serde_json::Value,
     wh: &mut dyn Warehouse,
     store: &dyn ObjectStore,
 ) -> Result<serde_json::Value, TaskError> {
-    let report = match kind {
-        TaskKind::Stage => {
-            let p = params::parse::<StageParams>(event)?.validate()?;
-            serde_json::to_value(tasks::stage(&p, wh, store)?)
-        }
-        TaskKind::Load => {
-            let p = params::parse::<LoadParams>(event)?.validate()?;
-            serde_json::to_value(tasks::load(&p, wh)?)
-        }
-        TaskKind::Quality => {
-            let p = params::parse::<QualityParams>(event)?.validate()?;
-            serde_json::to_value(tasks::quality(&p, wh)?)
-        }
-    };
-    report.map_err(|e| TaskError::WarehouseError(format!("report not serialisable: {e}")))
+    run(&TaskParams::parse(kind, event)?, wh, store)?.to_json()
 }

@@ -15,6 +15,7 @@ pub mod handler;
 pub mod local_dir;
 pub mod params;
 pub mod ports;
+pub mod reports;
 pub mod sql;
 pub mod tasks;
 

@@ -350,12 +350,26 @@ pub enum DimMode {
 }
 
 impl DimMode {
+    pub const ALL: [DimMode; 3] = [DimMode::Merge, DimMode::Append, DimMode::TruncateInsert];
+
     pub fn as_str(self) -> &'static str {
         match self {
             DimMode::TruncateInsert => "truncate-insert",
             DimMode::Append => "append",
             DimMode::Merge => "merge",
         }
+    }
+}
+
+impl std::str::FromStr for DimMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        DimMode::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| {
+                format!("{s:?} is not a dimension mode (merge, append, truncate-insert)")
+            })
     }
 }
 

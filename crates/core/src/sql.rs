@@ -2,7 +2,14 @@
 //!
 //! * `sql/<layer>/<name>.sql` is the model, written in the SQL both engines
 //!   share; `sql/overrides/<dialect>/<layer>/<name>.sql` replaces it for one
-//!   dialect where the two differ.
+//!   dialect where the two differ in meaning.
+//! * A table's Redshift physical design (distribution and sort keys) is a
+//!   `-- redshift-design: …` line of its shared DDL, appended to the
+//!   statement on Redshift: one DDL per table.
+//! * A DDL's `{{contract:<source>}}` (or `{{contract:<source>:<first>..<last>}}`)
+//!   stands for the data contract's fields of that source (from `first`
+//!   through `last`), typed from [`crate::contract`]: the fields are declared
+//!   once, in Rust.
 //! * `sql/macros/dimension_<mode>.sql` are the three dimension load modes,
 //!   expanded once per dimension with its table, key and version column, which
 //!   come from the fixed [`Model`] list, never from input.
@@ -12,7 +19,8 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-use crate::params::{DimMode, Model};
+use crate::contract;
+use crate::params::{DimMode, Model, Source};
 use crate::TaskError;
 
 mod embedded {
@@ -49,9 +57,101 @@ fn raw(name: &str) -> Option<&'static str> {
 
 /// The text of model `name` (e.g. `facts/fact_bloodtest`) in `dialect`.
 pub fn file(dialect: Dialect, name: &str) -> Result<&'static str, TaskError> {
-    raw(&format!("overrides/{}/{name}", dialect.name()))
-        .or_else(|| raw(name))
-        .ok_or_else(|| TaskError::WarehouseError(format!("no SQL model named `{name}`")))
+    if let Some(text) = raw(&format!("overrides/{}/{name}", dialect.name())) {
+        return Ok(text);
+    }
+    let shared = raw(name)
+        .ok_or_else(|| TaskError::WarehouseError(format!("no SQL model named `{name}`")))?;
+    if !name.starts_with("schema/") {
+        return Ok(shared);
+    }
+    type Rendered = HashMap<(Dialect, String), &'static str>;
+    static CACHE: OnceLock<Mutex<Rendered>> = OnceLock::new();
+    let mut cache = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .expect("SQL cache");
+    if let Some(text) = cache.get(&(dialect, name.to_owned())) {
+        return Ok(text);
+    }
+    let mut text = expand_contract(name, shared)?;
+    if let (Dialect::Redshift, Some(design)) = (dialect, design(shared)) {
+        text = with_design(name, &text, design)?;
+    }
+    let text: &'static str = Box::leak(text.into_boxed_str());
+    cache.insert((dialect, name.to_owned()), text);
+    Ok(text)
+}
+
+/// A DDL with each `{{contract:<source>[:<first>..<last>]}}` line replaced
+/// by the contract's fields as columns, one a line, indented as the marker.
+fn expand_contract(name: &str, ddl: &str) -> Result<String, TaskError> {
+    let bad = |why: String| TaskError::WarehouseError(format!("`{name}`: {why}"));
+    let mut out = String::with_capacity(ddl.len() * 2);
+    for line in ddl.split_inclusive('\n') {
+        let body = line.trim_start();
+        let Some(rest) = body.strip_prefix("{{contract:") else {
+            out.push_str(line);
+            continue;
+        };
+        let indent = &line[..line.len() - body.len()];
+        let (spec, tail) = rest
+            .split_once("}}")
+            .ok_or_else(|| bad(format!("unclosed contract marker: {body:?}")))?;
+        let (source, range) = match spec.split_once(':') {
+            Some((source, range)) => (source, Some(range)),
+            None => (spec, None),
+        };
+        let source: Source = serde_json::from_value(serde_json::Value::String(source.into()))
+            .map_err(|_| bad(format!("no source `{source}`")))?;
+        let fields = contract::fields(source);
+        let position = |f: &str| {
+            fields
+                .iter()
+                .position(|x| x.name == f)
+                .ok_or_else(|| bad(format!("no field `{f}` in {}", source.folder())))
+        };
+        let (first, last) = match range.map(|r| r.split_once("..")) {
+            None => (0, fields.len() - 1),
+            Some(Some((a, b))) => (position(a)?, position(b)?),
+            Some(None) => return Err(bad(format!("a range is `first..last`: {spec:?}"))),
+        };
+        if first > last {
+            return Err(bad(format!("`{spec}` runs backwards")));
+        }
+        let columns: Vec<String> = fields[first..=last]
+            .iter()
+            .map(|f| format!("{indent}{} {} NOT NULL", f.name, f.kind.sql_type()))
+            .collect();
+        out.push_str(&columns.join(",\n"));
+        out.push_str(tail);
+    }
+    Ok(out)
+}
+
+/// The marker of a DDL's Redshift physical design line.
+pub const DESIGN_MARKER: &str = "-- redshift-design:";
+
+/// A shared DDL's Redshift physical design: the rest of its
+/// `-- redshift-design:` line.
+pub fn design(ddl: &str) -> Option<&str> {
+    ddl.lines()
+        .find_map(|l| l.trim().strip_prefix(DESIGN_MARKER))
+        .map(str::trim)
+}
+
+/// The DDL with its design appended to its one statement.
+fn with_design(name: &str, ddl: &str, design: &str) -> Result<String, TaskError> {
+    let body = ddl
+        .trim_end()
+        .strip_suffix(';')
+        .filter(|_| statements(ddl).len() == 1)
+        .ok_or_else(|| {
+            TaskError::WarehouseError(format!(
+                "`{name}` states a Redshift design but is not one statement ending in `;`"
+            ))
+        })?;
+    Ok(format!("{body}\n{design};\n"))
 }
 
 /// The files that create the schema, in the order they run: tables under
@@ -113,10 +213,13 @@ pub fn dimension(dialect: Dialect, model: Model, mode: DimMode) -> Result<&'stat
 }
 
 /// How a check compares what it got with what it expected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Comparison {
+    #[serde(rename = "=")]
     Eq,
+    #[serde(rename = "<=")]
     Le,
+    #[serde(rename = ">=")]
     Ge,
 }
 
@@ -284,6 +387,62 @@ mod tests {
             "SELECT x::INT, ':no' FROM t WHERE d = ? AND r = ? OR d > ?"
         );
         assert_eq!(names, vec!["logical_date", "run_id", "logical_date"]);
+    }
+
+    #[test]
+    fn a_tables_redshift_design_is_appended_on_redshift_only() {
+        let ddl = "-- A table.\n-- redshift-design: DISTSTYLE ALL SORTKEY (k)\nCREATE TABLE t (\n    k INT\n);\n";
+        assert_eq!(design(ddl), Some("DISTSTYLE ALL SORTKEY (k)"));
+        assert_eq!(
+            with_design("t", ddl, "DISTSTYLE ALL SORTKEY (k)").unwrap(),
+            "-- A table.\n-- redshift-design: DISTSTYLE ALL SORTKEY (k)\nCREATE TABLE t (\n    k INT\n)\nDISTSTYLE ALL SORTKEY (k);\n"
+        );
+        assert!(with_design(
+            "t",
+            "CREATE TABLE a (k INT); CREATE TABLE b (k INT);",
+            "DISTSTYLE ALL"
+        )
+        .is_err());
+        for (name, shared) in files().iter().filter(|(n, _)| n.starts_with("schema/")) {
+            let design =
+                design(shared).unwrap_or_else(|| panic!("{name} states no Redshift design"));
+            assert!(
+                design.contains("DISTSTYLE") || design.contains("DISTKEY"),
+                "{name}"
+            );
+            assert!(design.contains("SORTKEY"), "{name}");
+            let duckdb = file(Dialect::DuckDb, name).unwrap();
+            assert_eq!(duckdb, expand_contract(name, shared).unwrap());
+            assert!(!duckdb.contains("{{"), "{duckdb}");
+            let redshift = file(Dialect::Redshift, name).unwrap();
+            assert!(
+                redshift.trim_end().ends_with(&format!("{design};")),
+                "{redshift}"
+            );
+            assert_eq!(statements(redshift).len(), 1);
+        }
+    }
+
+    #[test]
+    fn a_contract_marker_becomes_the_contracts_columns() {
+        let ddl = "CREATE TABLE t (\n    id INT NOT NULL,\n    {{contract:log_data:ts..ap_lo}},\n    run_id INT NOT NULL\n);\n";
+        assert_eq!(
+            expand_contract("t", ddl).unwrap(),
+            "CREATE TABLE t (\n    id INT NOT NULL,\n    ts TIMESTAMP NOT NULL,\n    ap_hi INTEGER NOT NULL,\n    ap_lo INTEGER NOT NULL,\n    run_id INT NOT NULL\n);\n"
+        );
+        let all = expand_contract("t", "    {{contract:patient_data}}\n").unwrap();
+        assert_eq!(all.lines().count(), contract::PATIENT_FIELDS.len());
+        assert!(all
+            .starts_with("    patient_id BIGINT NOT NULL,\n    first_name VARCHAR(256) NOT NULL,"));
+        for bad in [
+            "{{contract:nothing}}",
+            "{{contract:log_data:ts..height}}",
+            "{{contract:log_data:ts}}",
+            "{{contract:log_data:cardio..ts}}",
+            "{{contract:log_data",
+        ] {
+            assert!(expand_contract("t", bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

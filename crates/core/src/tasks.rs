@@ -5,12 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
 use crate::params::{
     Check, Days, DimMode, LoadParams, LogicalDate, Model, QualityParams, Source, StageParams,
 };
 use crate::ports::{in_transaction, CopyRequest, ObjectMeta, ObjectStore, Param, Value, Warehouse};
+use crate::reports::{
+    through, CheckResult, DayOutcomes, LaterDays, LoadReport, QualityReport, StageReport,
+};
 use crate::sql;
 use crate::TaskError;
 
@@ -21,32 +22,6 @@ pub fn ensure_schema(wh: &mut dyn Warehouse) -> Result<(), TaskError> {
         wh.execute(ddl, &[])?;
     }
     Ok(())
-}
-
-/// What the stage task did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StageReport {
-    pub source: &'static str,
-    pub logical_date: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub through: Option<String>,
-    pub files: u64,
-    pub lines_read: u64,
-    pub staged: u64,
-    pub quarantined: u64,
-    /// The days after the task's days that the warehouse already holds:
-    /// they were decided without this run's days (a test whose patient
-    /// first came on them, a copy delivered again), so the state machine
-    /// runs them again, in order, after this run.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub later_days: Option<LaterDays>,
-}
-
-/// A range of days already loaded after a task's days, `from` through `to`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct LaterDays {
-    pub from: LogicalDate,
-    pub to: LogicalDate,
 }
 
 /// Copy one source's files of the task's days into its staging table,
@@ -114,8 +89,8 @@ pub fn stage(
         _ => None,
     };
     let report = StageReport {
-        source: p.source.folder(),
-        logical_date: days.first.to_string(),
+        source: p.source,
+        logical_date: days.first,
         through: through(days),
         files: files as u64,
         lines_read: get(0),
@@ -125,7 +100,7 @@ pub fn stage(
     };
     tracing::info!(
         task = "stage",
-        source = report.source,
+        source = report.source.folder(),
         days = %days,
         files = report.files,
         lines_read = report.lines_read,
@@ -217,11 +192,6 @@ pub fn source_files(
     Ok(by_day)
 }
 
-/// `through` for a report: the last day of a range, nothing for one day.
-fn through(days: Days) -> Option<String> {
-    (days.count() > 1).then(|| days.last.to_string())
-}
-
 /// A malformed patient line's error names its file, line and field but not
 /// a value it quotes, which may be a name or an address: the error travels
 /// to logs, the execution history and the command's output. (The line
@@ -255,24 +225,6 @@ fn without_patient_values(source: Source, e: TaskError) -> TaskError {
     }
 }
 
-/// What the load task did. For the fact, the day's outcome of every staged
-/// test: loaded, rejected by reason, or a duplicate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LoadReport {
-    pub model: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mode: Option<&'static str>,
-    pub logical_date: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub through: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub loaded: Option<u64>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub rejected: BTreeMap<String, u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub duplicates: Option<u64>,
-}
-
 /// Build one model for the task's days.
 pub fn load(p: &LoadParams, wh: &mut dyn Warehouse) -> Result<LoadReport, TaskError> {
     let dialect = wh.dialect();
@@ -290,38 +242,24 @@ pub fn load(p: &LoadParams, wh: &mut dyn Warehouse) -> Result<LoadReport, TaskEr
     in_transaction(wh, |wh| wh.execute(text, &params))?;
 
     let mut report = LoadReport {
-        model: p.model.table(),
-        mode: mode.map(DimMode::as_str),
-        logical_date: days.first.to_string(),
+        model: p.model,
+        mode,
+        logical_date: days.first,
         through: through(days),
         loaded: None,
         rejected: BTreeMap::new(),
         duplicates: None,
     };
     if p.model == Model::FactBloodtest {
-        let (mut loaded, mut duplicates) = (0, 0);
-        for row in wh.query(sql::file(dialect, "reports/day_outcomes")?, &params)? {
-            let (outcome, reason, n) = (
-                row[0].to_string(),
-                row[1].to_string(),
-                row[2].as_i64().unwrap_or(0) as u64,
-            );
-            match outcome.as_str() {
-                "loaded" => loaded += n,
-                "duplicate" => duplicates += n,
-                "rejected" => {
-                    report.rejected.insert(reason, n);
-                }
-                _ => {}
-            }
-        }
-        report.loaded = Some(loaded);
-        report.duplicates = Some(duplicates);
+        let outcomes = day_outcomes(days, wh)?;
+        report.loaded = Some(outcomes.loaded);
+        report.duplicates = Some(outcomes.duplicates);
+        report.rejected = outcomes.rejected;
     }
     tracing::info!(
         task = "load",
-        model = report.model,
-        mode = report.mode.unwrap_or("day-replace"),
+        model = report.model.table(),
+        mode = report.mode.map_or("day-replace", DimMode::as_str),
         days = %days,
         loaded = report.loaded,
         rejected = report.rejected.values().sum::<u64>(),
@@ -329,24 +267,6 @@ pub fn load(p: &LoadParams, wh: &mut dyn Warehouse) -> Result<LoadReport, TaskEr
         "loaded"
     );
     Ok(report)
-}
-
-/// One check's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CheckResult {
-    pub check: &'static str,
-    pub got: i64,
-    pub comparison: &'static str,
-    pub expected: i64,
-    pub passed: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct QualityReport {
-    pub logical_date: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub through: Option<String>,
-    pub checks: Vec<CheckResult>,
 }
 
 /// Run the named checks over the task's days. Every check runs; the task
@@ -360,7 +280,7 @@ pub fn quality(p: &QualityParams, wh: &mut dyn Warehouse) -> Result<QualityRepor
         results.push(run_check(dialect, check, wh, &params)?);
     }
     let report = QualityReport {
-        logical_date: days.first.to_string(),
+        logical_date: days.first,
         through: through(days),
         checks: results,
     };
@@ -368,16 +288,16 @@ pub fn quality(p: &QualityParams, wh: &mut dyn Warehouse) -> Result<QualityRepor
         tracing::warn!(
             task = "quality",
             days = %days,
-            check = failed.check,
+            check = failed.check.name(),
             got = failed.got,
             expected = failed.expected,
             "check failed"
         );
         return Err(TaskError::QualityCheckFailed {
-            check: failed.check.into(),
+            check: failed.check.name().into(),
             logical_date: days.to_string(),
             got: failed.got,
-            comparison: failed.comparison,
+            comparison: failed.comparison.symbol(),
             expected: failed.expected,
         });
     }
@@ -408,12 +328,38 @@ fn run_check(
     };
     let (got, expected) = (value(0)?, value(1)?);
     Ok(CheckResult {
-        check: check.name(),
+        check,
         got,
-        comparison: comparison.symbol(),
+        comparison,
         expected,
         passed: comparison.holds(got, expected),
     })
+}
+
+/// Where the lines of `days` went: loaded, rejected by reason, duplicates,
+/// quarantined by source.
+pub fn day_outcomes(days: Days, wh: &mut dyn Warehouse) -> Result<DayOutcomes, TaskError> {
+    let params = [
+        ("logical_date", Value::Text(days.first.to_string())),
+        ("through", Value::Text(days.last.to_string())),
+    ];
+    let mut out = DayOutcomes::default();
+    for row in wh.query(sql::file(wh.dialect(), "reports/day_outcomes")?, &params)? {
+        let (outcome, key) = (row[0].to_string(), row[1].to_string());
+        let n = row[2].as_i64().unwrap_or(0) as u64;
+        match outcome.as_str() {
+            "loaded" => out.loaded += n,
+            "duplicate" => out.duplicates += n,
+            "rejected" => *out.rejected.entry(key).or_default() += n,
+            "quarantined" => *out.quarantined.entry(key).or_default() += n,
+            other => {
+                return Err(TaskError::WarehouseError(format!(
+                    "day_outcomes: unknown outcome `{other}`"
+                )))
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The parameters every day-scoped SQL file binds: the first and last day

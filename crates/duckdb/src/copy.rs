@@ -422,4 +422,47 @@ mod tests {
             20161
         );
     }
+
+    /// The Arrow columns a batch appends, by position, are the staging
+    /// table's: the day, file and line, then the contract's fields in the
+    /// declaration's order and types, then the run.
+    fn assert_columns_follow_the_contract<B: Batch>(line: &str, fields: &[contract::Field]) {
+        use duckdb::arrow::datatypes::{DataType, TimeUnit};
+        let mut batch = B::default();
+        let record = B::parse(line.as_bytes()).unwrap();
+        let at = Where {
+            day: 0,
+            file: "f",
+            line: 1,
+            run_id: "r",
+        };
+        batch.push(&at, &record);
+        let types: Vec<DataType> = batch
+            .finish()
+            .iter()
+            .map(|a| a.data_type().clone())
+            .collect();
+        let mut expected = vec![DataType::Date32, DataType::Utf8, DataType::Int64];
+        expected.extend(fields.iter().map(|f| match f.kind {
+            contract::Kind::Text(_) => DataType::Utf8,
+            contract::Kind::Int32 => DataType::Int32,
+            contract::Kind::Int64 => DataType::Int64,
+            contract::Kind::Number => DataType::Float64,
+            contract::Kind::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+        }));
+        expected.push(DataType::Utf8);
+        assert_eq!(types, expected);
+    }
+
+    #[test]
+    fn each_batch_appends_the_contracts_fields_in_order() {
+        assert_columns_follow_the_contract::<Patients>(
+            r#"{"patient_id": 1, "first_name": "A", "last_name": "B", "sex": "F", "age": 30, "height": 170, "weight": 60.5, "address": "x", "registered_at": "2025-03-14T08:00:00Z"}"#,
+            contract::PATIENT_FIELDS,
+        );
+        assert_columns_follow_the_contract::<Tests>(
+            r#"{"test_id": "t", "patient_id": 1, "doc_id": 2, "doc_name": "d", "clinic": "c", "lab_id": 3, "lab_name": "l", "city": "x", "ts": "2025-03-14T08:00:00Z", "ap_hi": 120, "ap_lo": 80, "cholesterol": 1, "gluc": 1, "smoke": 0, "alco": 0, "active": 1, "cardio": 0}"#,
+            contract::TEST_FIELDS,
+        );
+    }
 }

@@ -190,13 +190,36 @@ fn math_and_strings() {
         ok("States.Base64Decode('RGF0YSB0byBlbmNvZGU=')", json!({})),
         json!("Data to encode")
     );
-    for text in ["", "a", "ab", "abc", "abcd"] {
+    for text in ["", "a", "ab", "abc", "abcd", "é€😀"] {
         assert_eq!(
-            base64::decode(&base64::encode(text.as_bytes())).unwrap(),
-            text.as_bytes()
+            ok(
+                "States.Base64Decode(States.Base64Encode($.t))",
+                json!({"t": text})
+            ),
+            json!(text)
         );
     }
-    assert!(cause("States.Base64Decode('@@@@')", json!({})).contains("not base64"));
+    for (text, why) in [
+        ("@@@@", "`@` at offset 0"),
+        ("YWJjZ", "its length is not a multiple of 4"),
+        ("YW=j", "misplaced `=`"),
+        ("YWJj=", "misplaced `=`"),
+        ("YQ", "its `=` padding is missing or wrong"),
+        (
+            "YR==",
+            "`R` at offset 1 ends it with bits that are not zero",
+        ),
+    ] {
+        assert_eq!(
+            cause(&format!("States.Base64Decode('{text}')"), json!({})),
+            format!("States.Base64Decode: the argument is not base64: {why}"),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        cause("States.Base64Decode('/w==')", json!({})),
+        "States.Base64Decode: the decoded bytes are not UTF-8 text"
+    );
 }
 
 #[test]

@@ -57,7 +57,7 @@ fn invalid_definitions_are_rejected_with_the_state_and_the_field() {
         (one(json!({"Type": "Task", "Resource": "r", "Next": "Done", "Catch": [{"ErrorEquals": ["X"], "Next": "Gone"}]})),
          "state `S`: field `Catch[0].Next`: names no state of the state machine: `Gone`"),
         (one(json!({"Type": "Task", "Resource": "r", "Next": "Done", "Retry": [{"ErrorEquals": ["X"], "MaxAttempts": 1.5}]})),
-         "state `S`: field `Retry[0].MaxAttempts`: must be a non-negative integer"),
+         "state `S`: field `Retry[0].MaxAttempts`: must be a non-negative integer, not 1.5"),
         (one(json!({"Type": "Choice", "Choices": [{"Variable": "$.x", "IsNull": true, "Next": "Gone"}]})),
          "state `S`: field `Choices[0].Next`: names no state of the state machine: `Gone`"),
         (one(json!({"Type": "Choice", "Choices": [{"Variable": "$.x", "IsNull": true, "Next": "Done"}], "Default": "Gone"})),
@@ -171,6 +171,175 @@ fn unsupported_features_are_rejected_not_ignored() {
             );
         }
     }
+}
+
+/// A Parallel `P` whose branch 1 is the state `B`, for errors in nested
+/// states and branches.
+fn in_branch(state: Value) -> String {
+    json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}},
+        {"StartAt": "B", "States": {"B": state}}
+    ]}}})
+    .to_string()
+}
+
+/// A Map `M` with `fields` added to it (replacing its `ItemProcessor`).
+fn map_with(fields: Value) -> String {
+    let mut m = json!({"Type": "Map", "End": true,
+        "ItemProcessor": {"StartAt": "X", "States": {"X": {"Type": "Succeed"}}}});
+    m.as_object_mut()
+        .unwrap()
+        .extend(fields.as_object().unwrap().clone());
+    json!({"StartAt": "M", "States": {"M": m}}).to_string()
+}
+
+/// A Task `S` with a `Retry` or `Catch` of one rule.
+fn task_with(fields: Value) -> String {
+    let mut task = json!({"Type": "Task", "Resource": "r", "Next": "Done"});
+    task.as_object_mut()
+        .unwrap()
+        .extend(fields.as_object().unwrap().clone());
+    one(task)
+}
+
+#[test]
+fn unknown_fields_are_refused_naming_their_path() {
+    let cases: Vec<(String, &str)> = vec![
+        (json!({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}, "Start": "A"}).to_string(),
+         "the state machine: field `Start`: is not a field of the state machine"),
+        (one(json!({"Type": "Task", "Resource": "r", "Next": "Done", "ResultsPath": "$.r"})),
+         "state `S`: field `ResultsPath`: is not a field of a Task state"),
+        (one(json!({"Type": "Fail", "Error": "E", "InputPath": "$"})),
+         "state `S`: field `InputPath`: is not a field of a Fail state"),
+        (one(json!({"Type": "Pass", "QueryLanguage": "JSONata", "InputPath": "$", "Next": "Done"})),
+         "state `S`: field `InputPath`: is not a field of a Pass state"),
+        (task_with(json!({"Retry": [{"ErrorEquals": ["X"], "Next": "Done"}]})),
+         "state `S`: field `Retry[0].Next`: is not a field of a retrier"),
+        (task_with(json!({"Catch": [{"ErrorEquals": ["X"], "Next": "Done"}, {"ErrorEquals": ["Y"], "Next": "Done", "Retry": []}]})),
+         "state `S`: field `Catch[1].Retry`: is not a field of a catcher"),
+        (in_branch(json!({"Type": "Task", "Resource": "r", "End": true, "Retry": [{"ErrorEquals": ["X"], "MaxAttempt": 2}]})),
+         "state `B` in branch 1 of state `P`: field `Retry[0].MaxAttempt`: is not a field of a retrier"),
+        (json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+            {"StartAt": "A", "States": {"A": {"Type": "Succeed"}}, "End": true}]}}}).to_string(),
+         "branch 0 of state `P`: field `End`: is not a field of a branch"),
+        (map_with(json!({"ItemProcessor": null, "Iterator": {"StartAt": "X", "States": {"X": {"Type": "Succeed"}},
+            "ProcessorConfig": {}}})),
+         "state `M`: field `ItemProcessor`: must be an object, not null"),
+        (json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true, "Iterator": {"StartAt": "X",
+            "States": {"X": {"Type": "Succeed"}}, "ProcessorConfig": {}}}}}).to_string(),
+         "the item processor of state `M`: field `ProcessorConfig`: is not a field of an iterator"),
+        (map_with(json!({"ItemProcessor": {"StartAt": "X", "States": {"X": {"Type": "Succeed"}}, "Next": "Y"}})),
+         "the item processor of state `M`: field `Next`: is not a field of an item processor"),
+    ];
+    for (definition, expected) in cases {
+        assert_eq!(error_of(&definition), expected, "{definition}");
+    }
+    // A field of a feature this interpreter does not run is named as such
+    // wherever it is.
+    let err = StateMachine::from_json(&task_with(
+        json!({"Retry": [{"ErrorEquals": ["X"], "Assign": {}}]}),
+    ))
+    .unwrap_err();
+    assert_eq!(
+        err,
+        DefinitionError::Unsupported {
+            at: "state `S`".into(),
+            field: "Retry[0].Assign".into(),
+            message: "variables and JSONata output are not available".into()
+        }
+    );
+}
+
+#[test]
+fn missing_fields_are_named_with_their_path() {
+    let cases: Vec<(String, &str)> = vec![
+        (json!({"StartAt": "A"}).to_string(), "the state machine: field `States`: is required"),
+        (one(json!({"Type": "Choice", "Default": "Done"})), "state `S`: field `Choices`: is required"),
+        (one(json!({"Type": "Parallel", "Next": "Done"})), "state `S`: field `Branches`: is required"),
+        (task_with(json!({"Retry": [{"MaxAttempts": 2}]})), "state `S`: field `Retry[0].ErrorEquals`: is required"),
+        (task_with(json!({"Catch": [{"ErrorEquals": ["X"]}]})), "state `S`: field `Catch[0].Next`: is required"),
+        (in_branch(json!({"Type": "Task", "End": true})), "state `B` in branch 1 of state `P`: field `Resource`: is required"),
+        (in_branch(json!({"End": true})), "state `B` in branch 1 of state `P`: field `Type`: is required"),
+        (json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+            {"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}, {"States": {"B": {"Type": "Succeed"}}}]}}}).to_string(),
+         "branch 1 of state `P`: field `StartAt`: is required"),
+        (map_with(json!({"ItemProcessor": {"StartAt": "X"}})), "the item processor of state `M`: field `States`: is required"),
+    ];
+    for (definition, expected) in cases {
+        assert_eq!(error_of(&definition), expected, "{definition}");
+    }
+}
+
+#[test]
+fn values_of_the_wrong_type_are_named_with_their_path() {
+    let cases: Vec<(String, &str)> = vec![
+        (json!({"StartAt": 1, "States": {"A": {"Type": "Succeed"}}}).to_string(),
+         "the state machine: field `StartAt`: must be a string, not 1"),
+        (json!({"StartAt": "A", "States": [{"Type": "Succeed"}]}).to_string(),
+         "the state machine: field `States`: must be an object, not an array"),
+        (json!({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}, "Comment": null}).to_string(),
+         "the state machine: field `Comment`: must be a string, not null"),
+        (json!({"StartAt": "A", "States": {"A": "Succeed"}}).to_string(),
+         "state `A`: field `(state)`: must be an object, not a string"),
+        (one(json!({"Type": ["Pass"], "Next": "Done"})), "state `S`: field `Type`: must be a string, not an array"),
+        (one(json!({"Type": "Pass", "QueryLanguage": "XPath", "Next": "Done"})),
+         "state `S`: field `QueryLanguage`: `XPath` is neither JSONPath nor JSONata"),
+        (one(json!({"Type": "Pass", "Next": "Done", "End": "no"})), "state `S`: field `End`: must be a boolean, not a string"),
+        (one(json!({"Type": "Pass", "Next": null, "End": true})), "state `S`: field `Next`: must be a string, not null"),
+        (one(json!({"Type": "Pass", "ResultPath": 1, "Next": "Done"})), "state `S`: field `ResultPath`: must be a path or null, not 1"),
+        (one(json!({"Type": "Pass", "Parameters": null, "Next": "Done"})),
+         "state `S`: field `Parameters`: must be an object (a payload template), not null"),
+        (one(json!({"Type": "Wait", "Seconds": "10", "Next": "Done"})),
+         "state `S`: field `Seconds`: must be a non-negative integer, not a string"),
+        (one(json!({"Type": "Task", "Resource": "r", "TimeoutSeconds": 1.0, "Next": "Done"})),
+         "state `S`: field `TimeoutSeconds`: must be a positive integer, not 1.0"),
+        (one(json!({"Type": "Choice", "Choices": {"Variable": "$.x", "IsNull": true, "Next": "Done"}})),
+         "state `S`: field `Choices`: must be an array, not an object"),
+        (one(json!({"Type": "Choice", "Choices": [{"Variable": "$.x", "IsNull": true, "Next": 1}]})),
+         "state `S`: field `Choices[0].Next`: must be a string, not 1"),
+        (task_with(json!({"Retry": {"ErrorEquals": ["X"]}})), "state `S`: field `Retry`: must be an array, not an object"),
+        (task_with(json!({"Retry": ["X"]})), "state `S`: field `Retry[0]`: must be an object, not a string"),
+        (task_with(json!({"Retry": [{"ErrorEquals": ["X", 5]}]})), "state `S`: field `Retry[0].ErrorEquals[1]`: must be a string, not 5"),
+        (task_with(json!({"Retry": [{"ErrorEquals": ["X", ""]}]})), "state `S`: field `Retry[0].ErrorEquals[1]`: must not be empty"),
+        (task_with(json!({"Retry": [{"ErrorEquals": []}]})), "state `S`: field `Retry[0].ErrorEquals`: must name at least one error"),
+        (task_with(json!({"Retry": [{"ErrorEquals": ["States.ALL", "X"]}]})),
+         "state `S`: field `Retry[0].ErrorEquals`: `States.ALL` must be the only error name of its rule"),
+        (task_with(json!({"Retry": [{"ErrorEquals": ["X"], "BackoffRate": 0.5}]})),
+         "state `S`: field `Retry[0].BackoffRate`: must be a number of at least 1.0, not 0.5"),
+        (task_with(json!({"Retry": [{"ErrorEquals": ["X"], "IntervalSeconds": 0}]})),
+         "state `S`: field `Retry[0].IntervalSeconds`: must be a positive integer, not 0"),
+        (task_with(json!({"Retry": [{"ErrorEquals": ["X"], "MaxAttempts": -1}]})),
+         "state `S`: field `Retry[0].MaxAttempts`: must be a non-negative integer, not -1"),
+        (task_with(json!({"Retry": [{"ErrorEquals": ["X"], "JitterStrategy": "HALF"}]})),
+         "state `S`: field `Retry[0].JitterStrategy`: `HALF` is neither FULL nor NONE"),
+        (task_with(json!({"Retry": [{"ErrorEquals": ["X"], "Comment": 1}]})),
+         "state `S`: field `Retry[0].Comment`: must be a string, not 1"),
+        (task_with(json!({"Catch": [{"ErrorEquals": ["X"], "Next": "Done", "ResultPath": "$.a[*]"}]})),
+         "state `S`: field `Catch[0].ResultPath`: `$.a[*]` has a bracket that is neither a name nor an index; a reference path has only `.name`, `['name']` and `[index]` steps"),
+        (task_with(json!({"Catch": [{"ErrorEquals": ["X"], "Next": ["Done"]}]})),
+         "state `S`: field `Catch[0].Next`: must be a string, not an array"),
+        (in_branch(json!({"Type": "Task", "Resource": "r", "End": true, "Retry": [{"ErrorEquals": ["X"], "MaxAttempts": 2.5}]})),
+         "state `B` in branch 1 of state `P`: field `Retry[0].MaxAttempts`: must be a non-negative integer, not 2.5"),
+        (json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [7]}}}).to_string(),
+         "state `P`: field `Branches[0]`: must be an object, not 7"),
+        (json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+            {"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}, {"StartAt": "B", "States": ["B"]}]}}}).to_string(),
+         "branch 1 of state `P`: field `States`: must be an object, not an array"),
+        (map_with(json!({"ItemProcessor": {"StartAt": "X", "States": {"X": {"Type": "Succeed"}}, "ProcessorConfig": {"Mode": "SERIAL"}}})),
+         "the processor config of state `M`: field `Mode`: `SERIAL` is neither INLINE nor DISTRIBUTED"),
+        (map_with(json!({"ItemProcessor": {"StartAt": "X", "States": {"X": {"Type": "Succeed"}}, "ProcessorConfig": "INLINE"}})),
+         "the item processor of state `M`: field `ProcessorConfig`: must be an object, not a string"),
+        (map_with(json!({"ItemsPath": null})), "state `M`: field `ItemsPath`: must be a path, not null"),
+    ];
+    for (definition, expected) in cases {
+        assert_eq!(error_of(&definition), expected, "{definition}");
+    }
+    // `null` is a value where the language gives it a meaning.
+    let machine = machine(
+        &json!({"StartAt": "S", "States": {"S": {"Type": "Pass", "Result": null,
+        "InputPath": null, "ResultPath": null, "OutputPath": null, "End": true}}}),
+    );
+    assert_eq!(machine.state_names(), ["S"]);
 }
 
 #[test]

@@ -43,13 +43,15 @@ impl DataApi {
         &self,
         req: ExecuteStatementFluentBuilder,
     ) -> ExecuteStatementFluentBuilder {
-        let req = req.database(&self.config.database);
+        let req = req.database(self.config.database.as_str());
         match &self.config.target {
-            Target::Workgroup(w) => req.workgroup_name(w),
+            Target::Workgroup(w) => req.workgroup_name(w.as_str()),
             Target::Cluster {
                 cluster_id,
                 db_user,
-            } => req.cluster_identifier(cluster_id).db_user(db_user),
+            } => req
+                .cluster_identifier(cluster_id.as_str())
+                .db_user(db_user.as_str()),
         }
     }
 
@@ -103,7 +105,9 @@ impl DataApi {
         }
         req = match (session, &self.config.target) {
             (Some(id), _) => req.session_id(id),
-            (None, Target::Workgroup(w)) => req.database(&self.config.database).workgroup_name(w),
+            (None, Target::Workgroup(w)) => req
+                .database(self.config.database.as_str())
+                .workgroup_name(w.as_str()),
             (
                 None,
                 Target::Cluster {
@@ -111,9 +115,9 @@ impl DataApi {
                     db_user,
                 },
             ) => req
-                .database(&self.config.database)
-                .cluster_identifier(cluster_id)
-                .db_user(db_user),
+                .database(self.config.database.as_str())
+                .cluster_identifier(cluster_id.as_str())
+                .db_user(db_user.as_str()),
         };
         let out = req
             .send()

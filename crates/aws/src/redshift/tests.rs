@@ -293,7 +293,11 @@ fn client(fake: &Shared) -> Client {
 }
 
 fn config() -> RedshiftConfig {
-    let mut c = RedshiftConfig::new(Target::Workgroup("ovom".into()), "dev", ROLE);
+    let mut c = RedshiftConfig::new(
+        Target::Workgroup("ovom".parse().unwrap()),
+        "dev".parse().unwrap(),
+        ROLE.parse().unwrap(),
+    );
     c.poll = PollBackoff {
         initial: Duration::from_millis(1),
         max: Duration::from_millis(4),
@@ -450,8 +454,8 @@ fn a_cluster_target_names_the_cluster_and_database_user() {
     let fake = fake(|_| finished());
     let mut config = config();
     config.target = Target::Cluster {
-        cluster_id: "ovom-warehouse".into(),
-        db_user: "ovom_etl".into(),
+        cluster_id: "ovom-warehouse".parse().unwrap(),
+        db_user: "ovom_etl".parse().unwrap(),
     };
     let api = DataApi {
         client: client(&fake),
@@ -814,71 +818,23 @@ fn configuration_is_checked_against_what_aws_accepts() {
     assert_eq!(config().validate(), Ok(()));
     let cluster = RedshiftConfig::new(
         Target::Cluster {
-            cluster_id: "ovom-warehouse".into(),
-            db_user: "ovom_etl".into(),
+            cluster_id: "ovom-warehouse".parse().unwrap(),
+            db_user: "ovom_etl".parse().unwrap(),
         },
-        "dev",
-        "arn:aws-us-gov:iam::123456789012:role/service/ovom-copy",
+        "dev".parse().unwrap(),
+        "arn:aws-us-gov:iam::123456789012:role/service/ovom-copy"
+            .parse()
+            .unwrap(),
     );
     assert_eq!(cluster.validate(), Ok(()));
-    let arn = RedshiftConfig::new(
-        Target::Workgroup(
-            "arn:aws:redshift-serverless:eu-west-1:123456789012:workgroup/0e5d9f0c-1a2b-4c3d-8e9f-0a1b2c3d4e5f".into(),
-        ),
-        "dev",
-        ROLE,
-    );
-    assert_eq!(arn.validate(), Ok(()));
-
+    // The names are typed (`crate::names`, tested there): what is left to
+    // check is the timing.
     let field = |c: RedshiftConfig| c.validate().unwrap_err().field;
     let with = |f: &dyn Fn(&mut RedshiftConfig)| {
         let mut c = config();
         f(&mut c);
         c
     };
-    assert_eq!(
-        field(with(&|c| c.target = Target::Workgroup("Ovom".into()))),
-        "workgroup"
-    );
-    assert_eq!(
-        field(with(&|c| c.target = Target::Workgroup("ab".into()))),
-        "workgroup"
-    );
-    assert_eq!(
-        field(with(&|c| c.target = Target::Cluster {
-            cluster_id: "1ovom".into(),
-            db_user: "u".into()
-        })),
-        "cluster_id"
-    );
-    assert_eq!(
-        field(with(&|c| c.target = Target::Cluster {
-            cluster_id: "ovom--x".into(),
-            db_user: "u".into()
-        })),
-        "cluster_id"
-    );
-    assert_eq!(
-        field(with(&|c| c.target = Target::Cluster {
-            cluster_id: "ovom".into(),
-            db_user: "u;x".into()
-        })),
-        "db_user"
-    );
-    assert_eq!(field(with(&|c| c.database = "Dev".into())), "database");
-    assert_eq!(field(with(&|c| c.database = String::new())), "database");
-    assert_eq!(
-        field(with(
-            &|c| c.copy_role_arn = "arn:aws:iam::123456789012:user/x".into()
-        )),
-        "copy_role_arn"
-    );
-    assert_eq!(
-        field(with(
-            &|c| c.copy_role_arn = "arn:aws:iam::123456789012:role/it's".into()
-        )),
-        "copy_role_arn"
-    );
     assert_eq!(
         field(with(&|c| c.statement_timeout = Duration::from_secs(901))),
         "statement_timeout"
@@ -899,10 +855,12 @@ fn an_invalid_configuration_fails_every_call_without_sending_anything() {
     let rt = runtime();
     let fake = fake(|_| finished());
     let mut bad = config();
-    bad.database = "Not A Database".into();
+    bad.statement_timeout = Duration::from_secs(901);
     assert!(RedshiftWarehouse::try_new(client(&fake), bad.clone(), rt.handle().clone()).is_err());
     let mut wh = RedshiftWarehouse::new(client(&fake), bad, rt.handle().clone());
-    assert!(matches!(wh.begin(), Err(TaskError::WarehouseError(m)) if m.contains("database")));
+    assert!(
+        matches!(wh.begin(), Err(TaskError::WarehouseError(m)) if m.contains("statement_timeout"))
+    );
     assert!(matches!(
         wh.query("SELECT 1", &[]),
         Err(TaskError::WarehouseError(_))
@@ -914,25 +872,23 @@ fn an_invalid_configuration_fails_every_call_without_sending_anything() {
 
 #[test]
 fn every_table_has_a_redshift_ddl_with_its_distribution() {
-    for (name, shared) in sql::files()
-        .iter()
-        .filter(|(n, _)| n.starts_with("schema/"))
-    {
-        let redshift = sql::file(Dialect::Redshift, name).unwrap();
-        assert_ne!(redshift, *shared, "{name} has no Redshift override");
-        assert!(redshift.starts_with("-- Redshift: "), "{name}");
-        assert!(
-            redshift.contains("DISTSTYLE") || redshift.contains("DISTKEY"),
-            "{name}"
-        );
-    }
     let dims = ["dim_patient", "dim_doctor", "dim_lab", "dim_date"];
-    for text in sql::schema(Dialect::Redshift).unwrap() {
+    let schema = sql::schema(Dialect::Redshift).unwrap();
+    let tables: Vec<_> = schema
+        .iter()
+        .filter(|t| t.contains("CREATE TABLE"))
+        .collect();
+    assert!(tables.len() >= 11);
+    for text in tables {
+        assert!(
+            text.contains(")\nDISTSTYLE") || text.contains(")\nDISTKEY"),
+            "{text}"
+        );
         if dims
             .iter()
             .any(|d| text.contains(&format!("TABLE IF NOT EXISTS {d} (")))
         {
-            assert!(text.contains("DISTSTYLE ALL"), "{text}");
+            assert!(text.contains(")\nDISTSTYLE ALL"), "{text}");
         }
     }
     let fact = sql::file(Dialect::Redshift, "schema/20_fact_bloodtest").unwrap();

@@ -15,11 +15,11 @@ use ovom_core::handler::{self, TaskKind};
 use ovom_core::local_dir::LocalDir;
 use ovom_core::params::{self, Days, DimMode, LogicalDate, NestedStart, RunId, Source};
 use ovom_core::ports::{in_transaction, Param, Value, Warehouse};
-use ovom_core::sql::{self, Dialect};
 use ovom_core::tasks;
 use ovom_duckdb::{DuckWarehouse, Scope};
 
 use crate::backfill::{self, BackfillOptions};
+use crate::sql;
 pub use crate::warehouse::{check_ovom_warehouse, open_error, Access};
 
 /// The state machine file, compiled in: the very definition that production
@@ -101,14 +101,18 @@ impl Pipeline {
     pub fn with(mut wh: DuckWarehouse, data: &Path, definition: &str) -> Result<Self> {
         check_ovom_warehouse(&mut wh, None, Access::Write)?;
         tasks::ensure_schema(&mut wh).context("creating the warehouse schema")?;
-        wh.execute(sql::file(Dialect::DuckDb, "audit/add_data_root")?, &[])?;
+        for ddl in sql::schema() {
+            wh.execute(ddl, &[])
+                .context("creating the run history's tables")?;
+        }
+        wh.execute(sql::file("audit/add_data_root")?, &[])?;
         // This process holds the warehouse for writing: an execution still
         // RUNNING belongs to a process that stopped.
         wh.execute(
-            sql::file(Dialect::DuckDb, "audit/abort_unfinished")?,
+            sql::file("audit/abort_unfinished")?,
             &[("now", Value::Timestamp(chrono::Utc::now().naive_utc()))],
         )?;
-        wh.execute(sql::file(Dialect::DuckDb, "audit/execution_days")?, &[])?;
+        wh.execute(sql::file("audit/execution_days")?, &[])?;
         Ok(Self {
             wh: RefCell::new(wh),
             store: LocalDir::new(data),
@@ -405,8 +409,8 @@ impl Pipeline {
             ("error", error),
             ("cause", cause),
         ];
-        let state_run = sql::file(Dialect::DuckDb, "audit/state_run")?;
-        let execution_ended = sql::file(Dialect::DuckDb, "audit/execution_ended")?;
+        let state_run = sql::file("audit/state_run")?;
+        let execution_ended = sql::file("audit/execution_ended")?;
         in_transaction(&mut *self.wh.borrow_mut(), |wh| {
             for (i, r) in records.iter().enumerate() {
                 wh.execute(
@@ -584,12 +588,12 @@ impl Pipeline {
     }
 
     pub(crate) fn query(&self, name: &str, params: &[Param]) -> Result<Vec<Vec<Value>>> {
-        let text = sql::file(Dialect::DuckDb, name)?;
+        let text = sql::file(name)?;
         Ok(self.wh.borrow_mut().query(text, params)?)
     }
 
     fn audit(&self, name: &str, params: &[Param]) -> Result<()> {
-        let text = sql::file(Dialect::DuckDb, name)?;
+        let text = sql::file(name)?;
         self.wh.borrow_mut().execute(text, params)?;
         Ok(())
     }

@@ -31,7 +31,7 @@ pub fn check_ovom_warehouse(
 ) -> Result<()> {
     let ours = ovom_tables()?;
     let tables: Vec<String> = wh
-        .query(sql::file(Dialect::DuckDb, "audit/main_tables")?, &[])?
+        .query(crate::sql::file("audit/main_tables")?, &[])?
         .into_iter()
         .map(|r| r[0].to_string())
         .collect();
@@ -60,7 +60,10 @@ pub fn check_ovom_warehouse(
 /// The tables the schema files create, by name.
 fn ovom_tables() -> Result<BTreeSet<String>> {
     let mut names = BTreeSet::new();
-    for ddl in sql::schema(Dialect::DuckDb)? {
+    for ddl in sql::schema(Dialect::DuckDb)?
+        .into_iter()
+        .chain(crate::sql::schema())
+    {
         for line in ddl.lines() {
             let words: Vec<&str> = line.split_whitespace().collect();
             if let ["CREATE", "TABLE", "IF", "NOT", "EXISTS", name, ..] = words.as_slice() {
