@@ -123,7 +123,8 @@ fn every_task_error_maps_to_its_name() {
         TaskError::MalformedInput {
             file: "f".into(),
             line: 1,
-            reason: "r".into(),
+            error: ovom_core::contract::LineError::line("r"),
+            budget: None,
         },
         TaskError::WarehouseBusy("locked".into()),
         TaskError::WarehouseError("syntax".into()),

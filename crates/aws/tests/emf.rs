@@ -610,7 +610,11 @@ fn every_failure_reports_its_name_and_no_task_counts() {
         TaskError::MalformedInput {
             file: "log_data/2025/03/14/part-00000.json".into(),
             line: 7,
-            reason: "field `ap_hi`".into(),
+            error: ovom_core::contract::LineError {
+                field: Some("ap_hi"),
+                reason: "expected an integer".into(),
+            },
+            budget: Some(10),
         },
         TaskError::WarehouseBusy("locked".into()),
         TaskError::WarehouseError("relation does not exist".into()),

@@ -200,10 +200,8 @@ impl TypedValueParser for DateArg {
         let text = value
             .to_str()
             .ok_or_else(|| refuse("is not a date YYYY-MM-DD".into()))?;
-        text.parse().map_err(|e| match e {
-            ovom_core::TaskError::InvalidParameters { reason, .. } => refuse(reason),
-            other => refuse(other.to_string()),
-        })
+        text.parse()
+            .map_err(|e: ovom_core::params::ValueError| refuse(e.reason))
     }
 }
 

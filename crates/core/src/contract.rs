@@ -175,6 +175,16 @@ pub struct LineError {
     pub reason: String,
 }
 
+impl LineError {
+    /// A reason about the line as a whole, no field named.
+    pub fn line(reason: impl Into<String>) -> Self {
+        Self {
+            field: None,
+            reason: reason.into(),
+        }
+    }
+}
+
 impl std::fmt::Display for LineError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.field {

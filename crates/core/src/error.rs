@@ -8,6 +8,10 @@
 
 use std::fmt;
 
+fn budget_text(budget: Option<u32>) -> String {
+    budget.map_or_else(String::new, |n| format!(" (more than {n} malformed lines)"))
+}
+
 /// The error type a task reports when it panicked. It is none of
 /// [`TaskError::NAMES`], so no Retry or Catch of the state machine matches
 /// it: the execution fails at the task's state, where a redrive resumes.
@@ -23,11 +27,15 @@ pub enum TaskError {
 
     /// A strict run met a line that is not a valid record, or a day had more
     /// malformed lines than the allowed maximum.
-    #[error("malformed input in {file} line {line}: {reason}")]
+    #[error("malformed input in {file} line {line}: {error}{}", budget_text(*budget))]
     MalformedInput {
         file: String,
         line: u64,
-        reason: String,
+        /// Why the line is not a valid record, and the field at fault.
+        error: crate::contract::LineError,
+        /// The day's error budget the line went over (none for a strict
+        /// run, which fails on the first malformed line).
+        budget: Option<u32>,
     },
 
     /// The warehouse is locked by another writer, throttled or starting up.

@@ -10,7 +10,8 @@ use crate::reports::{LoadReport, QualityReport, StageReport};
 use crate::{tasks, TaskError};
 
 /// The three task types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum TaskKind {
     Stage,
     Load,
@@ -21,11 +22,7 @@ impl TaskKind {
     pub const ALL: [TaskKind; 3] = [TaskKind::Stage, TaskKind::Load, TaskKind::Quality];
 
     pub fn name(self) -> &'static str {
-        match self {
-            TaskKind::Stage => "stage",
-            TaskKind::Load => "load",
-            TaskKind::Quality => "quality",
-        }
+        self.into()
     }
 
     /// The `DefinitionSubstitutions` name of the task's function ARN in the

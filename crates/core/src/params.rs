@@ -7,6 +7,7 @@
 use chrono::{Datelike, NaiveDate};
 use serde::de::Visitor;
 use serde::{Deserialize, Serialize};
+use strum::{EnumString, IntoStaticStr};
 
 use crate::TaskError;
 
@@ -34,19 +35,12 @@ pub fn parse<T: for<'de> Deserialize<'de>>(event: &serde_json::Value) -> Result<
         at_fault: &at_fault,
     })
     .map_err(|e| {
-        let reason = e.to_string();
+        // A type's own check ([`ValueError`]) says only why: the field at
+        // fault, whichever holds the value, is named here.
+        let reason = shorten(&e.to_string(), 300);
         match at_fault.get() {
-            Some(field) => {
-                // A type's own check names a field (a date's names
-                // `logical_date`, whichever field holds it): the field at
-                // fault is named once, here.
-                let reason = reason
-                    .strip_prefix("invalid parameter `")
-                    .and_then(|r| r.split_once("`: "))
-                    .map_or(reason.as_str(), |(_, r)| r);
-                TaskError::invalid(shorten(field, 64), shorten(reason, 300))
-            }
-            None => TaskError::invalid("event", shorten(&reason, 300)),
+            Some(field) => TaskError::invalid(shorten(field, 64), reason),
+            None => TaskError::invalid("event", reason),
         }
     })
 }
@@ -121,18 +115,34 @@ impl<'a> serde::de::MapAccess<'a> for FieldValues<'a> {
     }
 }
 
+/// A value a parameter's type refuses: the parameter it is meant for and
+/// why (the reason alone is the message, so a parser that knows which field
+/// held the value names that field).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct ValueError {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl From<ValueError> for TaskError {
+    fn from(e: ValueError) -> Self {
+        TaskError::invalid(e.field, e.reason)
+    }
+}
+
 /// A UTC calendar day, `YYYY-MM-DD`, between 1970 and 2100.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct LogicalDate(NaiveDate);
 
 impl LogicalDate {
-    pub fn new(date: NaiveDate) -> Result<Self, TaskError> {
+    pub fn new(date: NaiveDate) -> Result<Self, ValueError> {
         if !(1970..=2100).contains(&date.year()) {
-            return Err(TaskError::invalid(
-                "logical_date",
-                format!("{date} is outside 1970..=2100"),
-            ));
+            return Err(ValueError {
+                field: "logical_date",
+                reason: format!("{date} is outside 1970..=2100"),
+            });
         }
         Ok(Self(date))
     }
@@ -146,14 +156,14 @@ impl LogicalDate {
 }
 
 impl std::str::FromStr for LogicalDate {
-    type Err = TaskError;
-    fn from_str(s: &str) -> Result<Self, TaskError> {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, ValueError> {
         let bad = || {
             let shown: String = s.chars().take(40).collect();
-            TaskError::invalid(
-                "logical_date",
-                format!("{shown:?} is not a date YYYY-MM-DD"),
-            )
+            ValueError {
+                field: "logical_date",
+                reason: format!("{shown:?} is not a date YYYY-MM-DD"),
+            }
         };
         if s.len() != 10 {
             return Err(bad());
@@ -164,8 +174,8 @@ impl std::str::FromStr for LogicalDate {
 }
 
 impl TryFrom<String> for LogicalDate {
-    type Error = TaskError;
-    fn try_from(s: String) -> Result<Self, TaskError> {
+    type Error = ValueError;
+    fn try_from(s: String) -> Result<Self, ValueError> {
         s.parse()
     }
 }
@@ -253,8 +263,8 @@ impl RunId {
 }
 
 impl TryFrom<String> for RunId {
-    type Error = TaskError;
-    fn try_from(s: String) -> Result<Self, TaskError> {
+    type Error = ValueError;
+    fn try_from(s: String) -> Result<Self, ValueError> {
         let ok = (1..=80).contains(&s.len())
             && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
@@ -262,10 +272,10 @@ impl TryFrom<String> for RunId {
             Ok(Self(s))
         } else {
             let shown: String = s.chars().take(40).collect();
-            Err(TaskError::invalid(
-                "run_id",
-                format!("{shown:?} must be 1 to 80 of A-Z a-z 0-9 - _ . :"),
-            ))
+            Err(ValueError {
+                field: "run_id",
+                reason: format!("{shown:?} must be 1 to 80 of A-Z a-z 0-9 - _ . :"),
+            })
         }
     }
 }
@@ -277,15 +287,18 @@ impl From<RunId> for String {
 }
 
 impl std::str::FromStr for RunId {
-    type Err = TaskError;
-    fn from_str(s: &str) -> Result<Self, TaskError> {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, ValueError> {
         Self::try_from(s.to_owned())
     }
 }
 
 /// One of the two raw sources of the data contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, IntoStaticStr, EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Source {
     PatientData,
     LogData,
@@ -295,10 +308,7 @@ impl Source {
     pub const ALL: [Source; 2] = [Source::PatientData, Source::LogData];
     /// The folder under the data root, as in the data contract.
     pub fn folder(self) -> &'static str {
-        match self {
-            Source::PatientData => "patient_data",
-            Source::LogData => "log_data",
-        }
+        self.into()
     }
     /// The staging table this source is copied into.
     pub fn staging_table(self) -> &'static str {
@@ -335,7 +345,20 @@ impl Source {
 }
 
 /// How a dimension is loaded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    Default,
+    IntoStaticStr,
+    EnumString,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub enum DimMode {
     /// Empty the dimension, then rebuild it from every staged day.
     #[serde(rename = "truncate-insert")]
@@ -353,29 +376,14 @@ impl DimMode {
     pub const ALL: [DimMode; 3] = [DimMode::Merge, DimMode::Append, DimMode::TruncateInsert];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            DimMode::TruncateInsert => "truncate-insert",
-            DimMode::Append => "append",
-            DimMode::Merge => "merge",
-        }
-    }
-}
-
-impl std::str::FromStr for DimMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        DimMode::ALL
-            .into_iter()
-            .find(|m| m.as_str() == s)
-            .ok_or_else(|| {
-                format!("{s:?} is not a dimension mode (merge, append, truncate-insert)")
-            })
+        self.into()
     }
 }
 
 /// The fixed set of models the load task can build.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Model {
     DimPatient,
     DimDoctor,
@@ -394,13 +402,7 @@ impl Model {
     ];
     /// The table the model writes, which is also its SQL file's name.
     pub fn table(self) -> &'static str {
-        match self {
-            Model::DimPatient => "dim_patient",
-            Model::DimDoctor => "dim_doctor",
-            Model::DimLab => "dim_lab",
-            Model::DimDate => "dim_date",
-            Model::FactBloodtest => "fact_bloodtest",
-        }
+        self.into()
     }
     pub fn is_dimension(self) -> bool {
         self != Model::FactBloodtest
@@ -408,8 +410,11 @@ impl Model {
 }
 
 /// The named quality checks, one SQL file each under `sql/checks/`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, IntoStaticStr, EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Check {
     FactRulesHold,
     FactJoinsDimensions,
@@ -429,14 +434,7 @@ impl Check {
         Check::DimPatientUnique,
     ];
     pub fn name(self) -> &'static str {
-        match self {
-            Check::FactRulesHold => "fact_rules_hold",
-            Check::FactJoinsDimensions => "fact_joins_dimensions",
-            Check::TestIdUnique => "test_id_unique",
-            Check::DayReconciles => "day_reconciles",
-            Check::PatientDayReconciles => "patient_day_reconciles",
-            Check::DimPatientUnique => "dim_patient_unique",
-        }
+        self.into()
     }
 }
 
@@ -647,5 +645,31 @@ impl QualityParams {
     }
     pub fn checks(&self) -> Vec<Check> {
         self.checks.clone().unwrap_or_else(|| Check::ALL.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The name a variant has in events and reports (serde) is the name the
+    /// code spells it by (strum): one spelling per variant.
+    fn same_names<T: Serialize + Copy + Into<&'static str>>(all: &[T]) {
+        for v in all {
+            let name: &'static str = (*v).into();
+            assert_eq!(serde_json::to_value(v).unwrap(), name, "{name}");
+        }
+    }
+
+    #[test]
+    fn each_enum_has_one_spelling() {
+        same_names(&Source::ALL);
+        same_names(&DimMode::ALL);
+        same_names(&Model::ALL);
+        same_names(&Check::ALL);
+        for m in DimMode::ALL {
+            assert_eq!(m.as_str().parse::<DimMode>().unwrap(), m);
+        }
+        assert!("Merge".parse::<DimMode>().is_err());
     }
 }

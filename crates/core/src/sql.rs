@@ -102,7 +102,8 @@ fn expand_contract(name: &str, ddl: &str) -> Result<String, TaskError> {
             Some((source, range)) => (source, Some(range)),
             None => (spec, None),
         };
-        let source: Source = serde_json::from_value(serde_json::Value::String(source.into()))
+        let source: Source = source
+            .parse()
             .map_err(|_| bad(format!("no source `{source}`")))?;
         let fields = contract::fields(source);
         let position = |f: &str| {

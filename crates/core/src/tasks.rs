@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::contract::LineError;
 use crate::params::{
     Check, Days, DimMode, LoadParams, LogicalDate, Model, QualityParams, Source, StageParams,
 };
@@ -78,7 +79,7 @@ pub fn stage(
     let value = |i: usize| rows.first().and_then(|r| r.get(i));
     let get = |i: usize| value(i).and_then(Value::as_i64).unwrap_or(0) as u64;
     let day = |i: usize| match value(i) {
-        Some(Value::Date(d)) => LogicalDate::new(*d).map(Some),
+        Some(Value::Date(d)) => Ok(Some(LogicalDate::new(*d)?)),
         Some(Value::Null) | None => Ok(None),
         Some(other) => Err(TaskError::WarehouseError(format!(
             "stage_counts: a day after the task's days is not a date: {other:?}"
@@ -198,27 +199,27 @@ pub fn source_files(
 /// itself is kept only in the warehouse, when it is quarantined.)
 fn without_patient_values(source: Source, e: TaskError) -> TaskError {
     match (source, e) {
-        (Source::PatientData, TaskError::MalformedInput { file, line, reason })
-            if reason.contains('"') =>
-        {
-            let (reason, budget) = match reason.rfind(" (more than ") {
-                Some(i) if reason.ends_with(" malformed lines)") => reason.split_at(i),
-                _ => (reason.as_str(), ""),
-            };
-            let field = reason
-                .strip_prefix("field `")
-                .and_then(|r| r.split_once('`'))
-                .map(|(field, _)| field);
-            let reason = match field {
-                Some(field) => {
-                    format!("field `{field}`: not a valid value (not shown: patient data)")
-                }
-                None => "not a valid record (not shown: patient data)".to_owned(),
+        (
+            Source::PatientData,
+            TaskError::MalformedInput {
+                file,
+                line,
+                error,
+                budget,
+            },
+        ) if error.reason.contains('"') => {
+            let reason = match error.field {
+                Some(_) => "not a valid value (not shown: patient data)",
+                None => "not a valid record (not shown: patient data)",
             };
             TaskError::MalformedInput {
                 file,
                 line,
-                reason: format!("{reason}{budget}"),
+                error: LineError {
+                    field: error.field,
+                    reason: reason.into(),
+                },
+                budget,
             }
         }
         (_, e) => e,

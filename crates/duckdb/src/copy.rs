@@ -44,7 +44,7 @@ struct Where<'a> {
 struct Malformed {
     file: String,
     line: u64,
-    error: String,
+    error: LineError,
     raw: String,
 }
 
@@ -147,7 +147,7 @@ fn read<B: Batch>(
                     Err(e) => tx.send(Parsed::Malformed(Malformed {
                         file: file.key.clone(),
                         line: line_no,
-                        error: e.to_string(),
+                        error: e,
                         raw: contract::raw_text(line),
                     })),
                 };
@@ -189,14 +189,8 @@ fn write(
                     return Err(TaskError::MalformedInput {
                         file: first.file,
                         line: first.line,
-                        reason: if request.max_errors == 0 {
-                            first.error
-                        } else {
-                            format!(
-                                "{} (more than {} malformed lines)",
-                                first.error, request.max_errors
-                            )
-                        },
+                        error: first.error,
+                        budget: (request.max_errors > 0).then_some(request.max_errors),
                     });
                 }
             }
@@ -231,7 +225,7 @@ fn write(
                 source.folder(),
                 m.file,
                 m.line as i64,
-                m.error,
+                m.error.to_string(),
                 m.raw,
                 requests[0].run_id.as_str()
             ])

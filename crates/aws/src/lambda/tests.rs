@@ -11,7 +11,11 @@ fn every_error() -> Vec<TaskError> {
         TaskError::MalformedInput {
             file: "log_data/2025/03/14/part-00000.json".into(),
             line: 7,
-            reason: "field `ap_hi`: expected an integer".into(),
+            error: ovom_core::contract::LineError {
+                field: Some("ap_hi"),
+                reason: "expected an integer".into(),
+            },
+            budget: None,
         },
         TaskError::WarehouseBusy("serialisable isolation violation".into()),
         TaskError::WarehouseError("relation does not exist".into()),

@@ -2,6 +2,7 @@
 //! malformed lines quarantined, its rows and lines numbered.
 
 use super::*;
+use ovom_core::contract::LineError;
 
 /// Where a `COPY`'s rejected lines are found in `sys_load_error_detail`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,7 +19,7 @@ pub(super) struct Malformed {
     pub(super) file_index: usize,
     pub(super) file: String,
     pub(super) line: u64,
-    pub(super) error: String,
+    pub(super) error: LineError,
     pub(super) raw: String,
 }
 
@@ -75,11 +76,8 @@ impl Budget {
         TaskError::MalformedInput {
             file: first.file.clone(),
             line: first.line,
-            reason: if self.max == 0 {
-                first.error.clone()
-            } else {
-                format!("{} (more than {} malformed lines)", first.error, self.max)
-            },
+            error: first.error.clone(),
+            budget: (self.max > 0).then_some(self.max),
         }
     }
 }
@@ -135,7 +133,7 @@ impl FileLines {
         for (n, line) in contract::lines(bytes) {
             count = n;
             match layout.contract_error(line) {
-                Some(reason) => refused.push((n, reason)),
+                Some(error) => refused.push((n, error.to_string())),
                 None => numbered(line, n, &mut copy),
             }
             copy.push(b'\n');
@@ -270,21 +268,21 @@ impl<'a> CopyDay<'a> {
         line: u64,
         redshift: &str,
     ) -> Malformed {
-        let (error, raw) = match lines.lines.get(&line) {
+        let redshift = || LineError::line(redshift);
+        let (mut error, raw) = match lines.lines.get(&line) {
             Some(text) => (
-                self.layout
-                    .contract_error(text)
-                    .unwrap_or_else(|| redshift.to_owned()),
+                self.layout.contract_error(text).unwrap_or_else(redshift),
                 contract::raw_text(text),
             ),
             // A line number the file does not have: Redshift's word only.
-            None => (redshift.to_owned(), String::new()),
+            None => (redshift(), String::new()),
         };
+        error.reason = truncate_bytes(error.reason, MAX_ERROR_BYTES);
         Malformed {
             file_index: index,
             file: key.to_owned(),
             line,
-            error: truncate_bytes(error, MAX_ERROR_BYTES),
+            error,
             raw,
         }
     }
@@ -505,7 +503,7 @@ impl<'a> CopyDay<'a> {
                     file_index: index,
                     file: key.to_owned(),
                     line: 0,
-                    error: copy_error.to_owned(),
+                    error: LineError::line(copy_error),
                     raw: String::new(),
                 });
             }
@@ -529,10 +527,10 @@ impl<'a> CopyDay<'a> {
             while end < rows.len()
                 && end - start < QUARANTINE_BATCH_ROWS
                 && (end == start
-                    || bytes + rows[end].raw.len() + rows[end].error.len()
+                    || bytes + rows[end].raw.len() + rows[end].error.reason.len()
                         <= QUARANTINE_BATCH_BYTES)
             {
-                bytes += rows[end].raw.len() + rows[end].error.len();
+                bytes += rows[end].raw.len() + rows[end].error.reason.len();
                 end += 1;
             }
             let (stmt, values) = quarantine_insert(&rows[start..end]);
@@ -564,7 +562,7 @@ pub(super) fn quarantine_insert(rows: &[Malformed]) -> (String, HashMap<String, 
             "(CAST(:logical_date AS DATE), :source, :source_file, CAST(:line_{i} AS BIGINT), :error_{i}, :raw_{i}, :run_id)"
         ));
         values.insert(format!("line_{i}"), Value::Int(m.line as i64));
-        values.insert(format!("error_{i}"), Value::Text(m.error.clone()));
+        values.insert(format!("error_{i}"), Value::Text(m.error.to_string()));
         values.insert(format!("raw_{i}"), Value::Text(m.raw.clone()));
     }
     (

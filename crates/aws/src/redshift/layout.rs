@@ -3,7 +3,7 @@
 //! literals a statement may hold.
 
 use super::*;
-use ovom_core::contract::{Field, Kind};
+use ovom_core::contract::{Field, Kind, LineError};
 
 /// What a `COPY` of one source reads: the contract's fields of the source
 /// (`ovom_core::contract`, the one declaration), into a temporary table.
@@ -156,10 +156,10 @@ impl Layout {
     }
 
     /// The contract's reason a line is malformed, if it is.
-    pub(super) fn contract_error(&self, line: &[u8]) -> Option<String> {
+    pub(super) fn contract_error(&self, line: &[u8]) -> Option<LineError> {
         match self.source {
-            Source::PatientData => contract::parse_patient(line).err().map(|e| e.to_string()),
-            Source::LogData => contract::parse_test(line).err().map(|e| e.to_string()),
+            Source::PatientData => contract::parse_patient(line).err(),
+            Source::LogData => contract::parse_test(line).err(),
         }
     }
 }

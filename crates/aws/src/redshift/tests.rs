@@ -940,7 +940,7 @@ fn the_sqlglot_check_holds_the_adapters_statements() {
         file_index: 0,
         file: String::new(),
         line: 0,
-        error: String::new(),
+        error: ovom_core::contract::LineError::line(""),
         raw: String::new(),
     };
     let mut statements = vec![

@@ -2,6 +2,7 @@
 //! it sends, the error budget.
 
 use super::*;
+use ovom_core::contract::LineError;
 
 /// An object store in memory, addressed as `s3://ovom-data/export/<key>`.
 #[derive(Default)]
@@ -224,7 +225,7 @@ fn copy_day_copies_each_file_through_a_manifest_and_quarantines_rejected_lines()
         file_index: 0,
         file: String::new(),
         line: 0,
-        error: String::new(),
+        error: LineError::line(""),
         raw: "x".into(),
     };
     let quarantine_one = quarantine_insert(std::slice::from_ref(&row)).0;
@@ -348,10 +349,11 @@ fn copy_day_over_the_budget_names_the_first_malformed_line_and_rolls_back() {
         TaskError::MalformedInput {
             file,
             line,
-            reason: r,
+            error,
+            budget: None,
         } => {
             assert_eq!((file.as_str(), line), (PART0, 2));
-            assert_eq!(r, reason, "strict: the line's own reason");
+            assert_eq!(error.to_string(), reason, "strict: the line's own reason");
         }
         other => panic!("{other:?}"),
     }
@@ -437,9 +439,14 @@ fn lines_the_contract_refuses_count_against_the_budget_before_any_copy() {
     let req = request(&store, &[PART0], 0);
     let err = in_transaction(&mut wh, |wh| wh.copy_day(&req, &store)).unwrap_err();
     match err {
-        TaskError::MalformedInput { file, line, reason } => {
+        TaskError::MalformedInput {
+            file, line, error, ..
+        } => {
             assert_eq!((file.as_str(), line), (PART0, 2));
-            assert!(reason.contains("longer than the 1 MiB limit"), "{reason}");
+            assert!(
+                error.reason.contains("longer than the 1 MiB limit"),
+                "{error}"
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -529,8 +536,8 @@ fn a_rejected_line_takes_the_contracts_reason_and_text_when_the_file_has_it() {
         .to_string();
     let m = day.malformed(0, PART0, &lines, 2, "ap_hi: Invalid digit");
     assert_eq!(
-        (m.line, m.error.as_str(), m.raw.as_str()),
-        (2, contract.as_str(), MALFORMED)
+        (m.line, m.error.to_string(), m.raw.as_str()),
+        (2, contract, MALFORMED)
     );
     // A valid line COPY refused (say, too long for its column): Redshift's reason.
     let m = day.malformed(
@@ -540,12 +547,15 @@ fn a_rejected_line_takes_the_contracts_reason_and_text_when_the_file_has_it() {
         1,
         "city: String length exceeds DDL length",
     );
-    assert_eq!(m.error, "city: String length exceeds DDL length");
+    assert_eq!(
+        m.error,
+        LineError::line("city: String length exceeds DDL length")
+    );
     assert_eq!(m.raw, test_line(1));
     // A line number the file does not have: Redshift's reason, no text.
     let m = day.malformed(0, PART0, &lines, 9, "ts: Invalid timestamp");
     assert_eq!(
-        (m.error.as_str(), m.raw.as_str()),
+        (m.error.to_string().as_str(), m.raw.as_str()),
         ("ts: Invalid timestamp", "")
     );
 }
@@ -580,7 +590,7 @@ fn the_budget_counts_like_the_embedded_warehouse() {
         file_index: i,
         file: format!("f{i}"),
         line,
-        error: format!("bad {i}:{line}"),
+        error: LineError::line(format!("bad {i}:{line}")),
         raw: String::new(),
     };
     let mut b = Budget {
@@ -595,6 +605,10 @@ fn the_budget_counts_like_the_embedded_warehouse() {
     assert!(b.exceeded());
     assert!(matches!(
         b.error(),
-        TaskError::MalformedInput { file, line: 9, reason } if file == "f0" && reason == "bad 0:9 (more than 2 malformed lines)"
+        TaskError::MalformedInput { ref file, line: 9, ref error, budget: Some(2) } if file == "f0" && error.reason == "bad 0:9"
     ));
+    assert!(b
+        .error()
+        .to_string()
+        .ends_with("bad 0:9 (more than 2 malformed lines)"));
 }
