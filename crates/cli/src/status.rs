@@ -6,8 +6,9 @@ use std::fmt::Write as _;
 use anyhow::Result;
 use ovom_core::ports::{Value, Warehouse};
 
-/// One execution as `ovom status` shows it.
-#[derive(Debug, Clone, PartialEq)]
+/// One execution as `ovom status` shows it: a row of
+/// `audit/recent_executions`, read by column name.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct ExecutionRow {
     pub execution_id: String,
     pub state_machine: String,
@@ -24,29 +25,12 @@ pub struct ExecutionRow {
 
 /// The `limit` latest executions, newest first.
 pub fn recent(wh: &mut dyn Warehouse, limit: u32) -> Result<Vec<ExecutionRow>> {
-    let rows = wh.query(
-        ovom_local::sql::file("audit/recent_executions")?,
-        &[("limit", Value::Int(limit.into()))],
-    )?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let t = |i: usize| r[i].to_string();
-            ExecutionRow {
-                execution_id: t(0),
-                state_machine: t(1),
-                logical_date: t(2),
-                status: t(3),
-                started_at: t(4),
-                duration_ms: t(5),
-                redrive_count: r[6].as_i64().unwrap_or(0),
-                parent: t(7),
-                failed_state: t(8),
-                error: t(9),
-                cause: t(10),
-            }
-        })
-        .collect())
+    Ok(wh
+        .query_table(
+            ovom_local::sql::file("audit/recent_executions")?,
+            &[("limit", Value::Int(limit.into()))],
+        )?
+        .read()?)
 }
 
 /// A table for the terminal; under each failed execution, its error.

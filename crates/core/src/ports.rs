@@ -19,6 +19,24 @@ pub enum Value {
 }
 
 impl Value {
+    /// The value as JSON, for reading a row into a struct: a date as
+    /// `YYYY-MM-DD`, a timestamp as `YYYY-MM-DDTHH:MM:SS[.f]`, a whole
+    /// float (an engine's SUM) as an integer, as [`Value::as_i64`] reads it.
+    pub fn into_json(self) -> serde_json::Value {
+        match self {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => b.into(),
+            Value::Int(i) => i.into(),
+            Value::Float(f) => match self.as_i64() {
+                Some(i) if f.abs() < 9.0e15 => i.into(),
+                _ => f.into(),
+            },
+            Value::Text(t) => t.into(),
+            Value::Date(d) => d.format("%Y-%m-%d").to_string().into(),
+            Value::Timestamp(t) => t.format("%Y-%m-%dT%H:%M:%S%.f").to_string().into(),
+        }
+    }
+
     pub fn as_i64(&self) -> Option<i64> {
         match self {
             Value::Int(i) => Some(*i),
@@ -53,6 +71,42 @@ pub type Param = (&'static str, Value);
 
 /// A row read back from the warehouse.
 pub type Row = Vec<Value>;
+
+/// A query's result: its columns' names and its rows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Row>,
+}
+
+impl Table {
+    /// Each row as a `T` whose fields are the columns, by name: a column
+    /// that is missing or of another type fails, naming it. Dates and
+    /// timestamps read as their ISO text (`LogicalDate` reads a date).
+    pub fn read<T: serde::de::DeserializeOwned>(self) -> Result<Vec<T>, TaskError> {
+        let Table { columns, rows } = self;
+        rows.into_iter()
+            .map(|row| {
+                let object: serde_json::Map<String, serde_json::Value> = columns
+                    .iter()
+                    .cloned()
+                    .zip(row.into_iter().map(Value::into_json))
+                    .collect();
+                let object = serde_json::Value::Object(object);
+                let mut track = serde_path_to_error::Track::new();
+                T::deserialize(serde_path_to_error::Deserializer::new(&object, &mut track)).map_err(
+                    |e| {
+                        TaskError::WarehouseError(format!(
+                            "a result row does not read at column `{}`: {e} (columns: {})",
+                            track.path(),
+                            columns.join(", ")
+                        ))
+                    },
+                )
+            })
+            .collect()
+    }
+}
 
 /// SQL statements the tasks send are always `&'static str`: the text of a
 /// file under `sql/`, compiled into the binary. Values go in as parameters.
@@ -110,8 +164,13 @@ pub trait Warehouse {
     /// Run the statements of one SQL file (separated by `;`) with bound
     /// parameters.
     fn execute(&mut self, sql: Sql, params: &[Param]) -> Result<(), TaskError>;
+    /// Run one query and return its columns and rows.
+    fn query_table(&mut self, sql: Sql, params: &[Param]) -> Result<Table, TaskError>;
     /// Run one query and return its rows.
-    fn query(&mut self, sql: Sql, params: &[Param]) -> Result<Vec<Row>, TaskError>;
+    fn query(&mut self, sql: Sql, params: &[Param]) -> Result<Vec<Row>, TaskError> {
+        Ok(self.query_table(sql, params)?.rows)
+    }
+
     /// Copy the request's files into the source's staging table, and the
     /// lines that are not valid records into `quarantine`, within the open
     /// transaction, and return how many lines the files hold. Fails with

@@ -9,7 +9,11 @@ use crate::contract::LineError;
 use crate::params::{
     Check, Days, DimMode, LoadParams, LogicalDate, Model, QualityParams, Source, StageParams,
 };
-use crate::ports::{in_transaction, CopyRequest, ObjectMeta, ObjectStore, Param, Value, Warehouse};
+use serde::Deserialize;
+
+use crate::ports::{
+    in_transaction, CopyRequest, ObjectMeta, ObjectStore, Param, Table, Value, Warehouse,
+};
 use crate::reports::{
     through, CheckResult, DayOutcomes, LaterDays, LoadReport, QualityReport, StageReport,
 };
@@ -75,17 +79,20 @@ pub fn stage(
         }
         Ok(())
     })?;
-    let rows = wh.query(sql::file(dialect, "reports/stage_counts")?, &params)?;
-    let value = |i: usize| rows.first().and_then(|r| r.get(i));
-    let get = |i: usize| value(i).and_then(Value::as_i64).unwrap_or(0) as u64;
-    let day = |i: usize| match value(i) {
-        Some(Value::Date(d)) => Ok(Some(LogicalDate::new(*d)?)),
-        Some(Value::Null) | None => Ok(None),
-        Some(other) => Err(TaskError::WarehouseError(format!(
-            "stage_counts: a day after the task's days is not a date: {other:?}"
-        ))),
-    };
-    let later_days = match (day(3)?, day(4)?) {
+    /// `sql/reports/stage_counts.sql`'s one row.
+    #[derive(Deserialize)]
+    struct StageCounts {
+        lines_read: u64,
+        staged: u64,
+        quarantined: u64,
+        later_first: Option<LogicalDate>,
+        later_last: Option<LogicalDate>,
+    }
+    let counts: StageCounts = one_row(
+        "stage_counts",
+        wh.query_table(sql::file(dialect, "reports/stage_counts")?, &params)?,
+    )?;
+    let later_days = match (counts.later_first, counts.later_last) {
         (Some(from), Some(to)) => Some(LaterDays { from, to }),
         _ => None,
     };
@@ -94,9 +101,9 @@ pub fn stage(
         logical_date: days.first,
         through: through(days),
         files: files as u64,
-        lines_read: get(0),
-        staged: get(1),
-        quarantined: get(2),
+        lines_read: counts.lines_read,
+        staged: counts.staged,
+        quarantined: counts.quarantined,
         later_days,
     };
     tracing::info!(
@@ -123,16 +130,18 @@ fn refuse_emptying(
 ) -> Result<(), TaskError> {
     let with_files: std::collections::BTreeSet<LogicalDate> =
         requests.iter().map(|r| r.logical_date).collect();
-    for row in wh.query(sql::file(wh.dialect(), "stage/held_rows")?, params)? {
-        let day = match &row[0] {
-            Value::Date(d) => LogicalDate::new(*d)?,
-            other => {
-                return Err(TaskError::WarehouseError(format!(
-                    "held_rows: not a date: {other:?}"
-                )))
-            }
-        };
-        let rows = row[1].as_i64().unwrap_or(0);
+    /// `sql/stage/held_rows.sql`'s rows.
+    #[derive(Deserialize)]
+    struct Held {
+        logical_date: LogicalDate,
+        n: i64,
+    }
+    let held = wh.query_table(sql::file(wh.dialect(), "stage/held_rows")?, params)?;
+    for Held {
+        logical_date: day,
+        n: rows,
+    } in held.read()?
+    {
         if rows > 0 && !with_files.contains(&day) {
             return Err(TaskError::EmptyDayRefused {
                 source_folder: source.folder(),
@@ -314,20 +323,13 @@ fn run_check(
 ) -> Result<CheckResult, TaskError> {
     let text = sql::file(dialect, &format!("checks/{}", check.name()))?;
     let comparison = sql::comparison(text)?;
-    let rows = wh.query(text, params)?;
-    let value = |i: usize| {
-        rows.first()
-            .and_then(|r| r.get(i))
-            .and_then(Value::as_i64)
-            .ok_or_else(|| {
-                TaskError::WarehouseError(format!(
-                    "check `{}` returned no integer in column {}",
-                    check.name(),
-                    i + 1
-                ))
-            })
-    };
-    let (got, expected) = (value(0)?, value(1)?);
+    /// A check's one row.
+    #[derive(Deserialize)]
+    struct Checked {
+        got: i64,
+        expected: i64,
+    }
+    let Checked { got, expected } = one_row(check.name(), wh.query_table(text, params)?)?;
     Ok(CheckResult {
         check,
         got,
@@ -344,10 +346,20 @@ pub fn day_outcomes(days: Days, wh: &mut dyn Warehouse) -> Result<DayOutcomes, T
         ("logical_date", Value::Text(days.first.to_string())),
         ("through", Value::Text(days.last.to_string())),
     ];
+    #[derive(Deserialize)]
+    struct Outcome {
+        outcome: String,
+        reason: String,
+        n: u64,
+    }
     let mut out = DayOutcomes::default();
-    for row in wh.query(sql::file(wh.dialect(), "reports/day_outcomes")?, &params)? {
-        let (outcome, key) = (row[0].to_string(), row[1].to_string());
-        let n = row[2].as_i64().unwrap_or(0) as u64;
+    let rows = wh.query_table(sql::file(wh.dialect(), "reports/day_outcomes")?, &params)?;
+    for Outcome {
+        outcome,
+        reason: key,
+        n,
+    } in rows.read()?
+    {
         match outcome.as_str() {
             "loaded" => out.loaded += n,
             "duplicate" => out.duplicates += n,
@@ -361,6 +373,17 @@ pub fn day_outcomes(days: Days, wh: &mut dyn Warehouse) -> Result<DayOutcomes, T
         }
     }
     Ok(out)
+}
+
+/// The one row a query returns, read by column name.
+fn one_row<T: serde::de::DeserializeOwned>(query: &str, table: Table) -> Result<T, TaskError> {
+    let mut rows = table.read::<T>()?;
+    match (rows.pop(), rows.is_empty()) {
+        (Some(row), true) => Ok(row),
+        _ => Err(TaskError::WarehouseError(format!(
+            "`{query}` returned no row or several; it returns one"
+        ))),
+    }
 }
 
 /// The parameters every day-scoped SQL file binds: the first and last day

@@ -12,7 +12,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 use duckdb::types::{TimeUnit, Value as DuckValue};
 use duckdb::Connection;
-use ovom_core::ports::{CopyRequest, ObjectStore, Param, Row, Sql, Value, Warehouse};
+use ovom_core::ports::{CopyRequest, ObjectStore, Param, Sql, Table, Value, Warehouse};
 use ovom_core::sql::{self, Dialect};
 use ovom_core::TaskError;
 
@@ -201,7 +201,7 @@ impl Warehouse for DuckWarehouse {
         Ok(())
     }
 
-    fn query(&mut self, text: Sql, params: &[Param]) -> Result<Vec<Row>, TaskError> {
+    fn query_table(&mut self, text: Sql, params: &[Param]) -> Result<Table, TaskError> {
         let statements = sql::statements(text);
         let [stmt] = statements.as_slice() else {
             return Err(TaskError::WarehouseError(
@@ -225,7 +225,11 @@ impl Warehouse for DuckWarehouse {
             }
             out.push(values);
         }
-        Ok(out)
+        drop(rows);
+        Ok(Table {
+            columns: prepared.column_names(),
+            rows: out,
+        })
     }
 
     fn copy_day(

@@ -94,10 +94,15 @@ pub fn backfill(
     mut each: impl FnMut(Day<'_>) -> Result<()>,
 ) -> Result<BackfillOutcome> {
     let days = range(opts.from, opts.to)?;
-    let succeeded: BTreeSet<String> = if opts.force {
+    /// `audit/succeeded_days`'s rows.
+    #[derive(serde::Deserialize)]
+    struct Succeeded {
+        day: LogicalDate,
+    }
+    let succeeded: BTreeSet<LogicalDate> = if opts.force {
         BTreeSet::new()
     } else {
-        p.query(
+        p.query_as::<Succeeded>(
             "audit/succeeded_days",
             &[
                 ("from_date", Value::Text(opts.from.to_string())),
@@ -105,7 +110,7 @@ pub fn backfill(
             ],
         )?
         .into_iter()
-        .map(|r| r[0].to_string())
+        .map(|r| r.day)
         .collect()
     };
     let execution_id = p.next_execution_id(BACKFILL, None, |n| {
@@ -133,7 +138,7 @@ pub fn backfill(
     let mut failure = None;
     let mut running = false;
     for day in days {
-        if !running && succeeded.contains(&day.to_string()) {
+        if !running && succeeded.contains(&day) {
             outcome.skipped += 1;
             each(Day::Skipped(day))?;
             continue;

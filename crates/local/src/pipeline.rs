@@ -17,6 +17,8 @@ use ovom_core::params::{self, Days, DimMode, LogicalDate, NestedStart, RunId, So
 use ovom_core::ports::{in_transaction, Param, Value, Warehouse};
 use ovom_core::tasks;
 use ovom_duckdb::{DuckWarehouse, Scope};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use crate::backfill::{self, BackfillOptions};
 use crate::sql;
@@ -265,46 +267,34 @@ impl Pipeline {
             let shown: String = execution_id.chars().take(80).collect();
             bail!("{shown:?} is not an execution id (`ovom status` lists them)");
         }
-        let rows = self.query(
-            "audit/execution_lookup",
-            &[("execution_id", text(execution_id))],
-        )?;
-        let Some(row) = rows.first() else {
+        let Some(row) = self.execution(execution_id)? else {
             bail!("no execution `{execution_id}` in the warehouse (`ovom status` lists them)");
         };
-        let (machine, status) = (row[1].to_string(), row[4].to_string());
+        let machine = row.state_machine;
         if machine != STATE_MACHINE {
             bail!("execution {execution_id} is a {machine} execution: only daily executions can be redriven (run the {machine} again: it skips the days that succeeded)");
         }
-        match status.as_str() {
+        let first = row
+            .logical_date
+            .with_context(|| format!("execution {execution_id} has no logical date"))?;
+        match row.status.as_str() {
             "FAILED" | "ABORTED" => {}
             "SUCCEEDED" => bail!(
-                "execution {execution_id} succeeded: there is nothing to redrive (to load its day again, `ovom run --date {}`)",
-                row[2]
+                "execution {execution_id} succeeded: there is nothing to redrive (to load its day again, `ovom run --date {first}`)"
             ),
             other => bail!("execution {execution_id} is {other}: only a failed or aborted execution can be redriven"),
         }
-        let first: LogicalDate = row[2]
-            .to_string()
-            .parse()
-            .with_context(|| format!("execution {execution_id} has no logical date"))?;
-        let through =
-            match &row[7] {
-                Value::Null => None,
-                v => Some(v.to_string().parse().with_context(|| {
-                    format!("execution {execution_id} has an unreadable last day")
-                })?),
-            };
-        let days = Days::new(first, through)?;
-        let input: serde_json::Value = serde_json::from_str(&row[3].to_string())
+        let days = Days::new(first, row.through)?;
+        let input: serde_json::Value = serde_json::from_str(&row.input)
             .with_context(|| format!("execution {execution_id} has an unreadable input"))?;
-        let failed_state = match &row[5] {
-            Value::Null => None,
-            v => Some(v.to_string()),
-        };
-        let resume_at = match failed_state {
+        /// `audit/state_input`'s row.
+        #[derive(Deserialize)]
+        struct StateInput {
+            input: String,
+        }
+        let resume_at = match row.failed_state {
             Some(state) => {
-                let state_input = self.query(
+                let state_input: Vec<StateInput> = self.query_as(
                     "audit/state_input",
                     &[
                         ("execution_id", text(execution_id)),
@@ -313,20 +303,24 @@ impl Pipeline {
                 )?;
                 state_input
                     .first()
-                    .and_then(|r| serde_json::from_str(&r[0].to_string()).ok())
+                    .and_then(|r| serde_json::from_str(&r.input).ok())
                     .map(|i| (state, i))
             }
             None => None,
         };
-        let redrive_count = row[6].as_i64().unwrap_or(0) + 1;
+        let redrive_count = row.redrive_count + 1;
+        /// `audit/state_run_count`'s row.
+        #[derive(Deserialize)]
+        struct Runs {
+            runs: i64,
+        }
         let seq = self
-            .query(
+            .query_as::<Runs>(
                 "audit/state_run_count",
                 &[("execution_id", text(execution_id))],
             )?
             .first()
-            .and_then(|r| r[0].as_i64())
-            .unwrap_or(0);
+            .map_or(0, |r| r.runs);
         self.audit(
             "audit/execution_redriven",
             &[
@@ -355,10 +349,26 @@ impl Pipeline {
     /// The most recent failed or aborted daily execution whose day has not
     /// succeeded since.
     pub fn latest_unresolved_failure(&self) -> Result<Option<String>> {
+        #[derive(Deserialize)]
+        struct Failed {
+            execution_id: String,
+        }
         Ok(self
-            .query("audit/latest_unresolved_failure", &[])?
-            .first()
-            .map(|r| r[0].to_string()))
+            .query_as::<Failed>("audit/latest_unresolved_failure", &[])?
+            .into_iter()
+            .next()
+            .map(|r| r.execution_id))
+    }
+
+    /// An execution as the run history holds it.
+    fn execution(&self, execution_id: &str) -> Result<Option<ExecutionRow>> {
+        Ok(self
+            .query_as::<ExecutionRow>(
+                "audit/execution_lookup",
+                &[("execution_id", text(execution_id))],
+            )?
+            .into_iter()
+            .next())
     }
 
     /// Run (or resume) one execution and record its states and its end.
@@ -487,14 +497,10 @@ impl Pipeline {
 
     /// The data root an execution read, when it was recorded.
     pub fn recorded_data_root(&self, execution_id: &str) -> Result<Option<std::path::PathBuf>> {
-        let rows = self.query(
-            "audit/execution_lookup",
-            &[("execution_id", text(execution_id))],
-        )?;
-        Ok(rows.first().and_then(|r| match &r[8] {
-            Value::Text(t) => Some(std::path::PathBuf::from(t)),
-            _ => None,
-        }))
+        Ok(self
+            .execution(execution_id)?
+            .and_then(|r| r.data_root)
+            .map(std::path::PathBuf::from))
     }
 
     /// End an execution that has no states of its own (a backfill).
@@ -529,21 +535,23 @@ impl Pipeline {
         day: Option<LogicalDate>,
         name: impl Fn(i64) -> String,
     ) -> Result<String> {
-        let rows = self.query(
-            "audit/execution_count",
-            &[
-                ("state_machine", text(machine)),
-                (
-                    "logical_date",
-                    day.map_or(Value::Null, |d| text(&d.to_string())),
-                ),
-            ],
-        )?;
-        let n = rows
+        #[derive(Deserialize)]
+        struct Count {
+            executions: i64,
+        }
+        let n = self
+            .query_as::<Count>(
+                "audit/execution_count",
+                &[
+                    ("state_machine", text(machine)),
+                    (
+                        "logical_date",
+                        day.map_or(Value::Null, |d| text(&d.to_string())),
+                    ),
+                ],
+            )?
             .first()
-            .and_then(|r| r.first())
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
+            .map_or(0, |c| c.executions);
         Ok(name(n + 1))
     }
 
@@ -554,7 +562,14 @@ impl Pipeline {
         run: &Resume,
         state: &str,
     ) -> Result<BTreeMap<usize, serde_json::Value>> {
-        let rows = self.query(
+        /// `audit/branch_runs`'s rows.
+        #[derive(Deserialize)]
+        struct BranchRun {
+            path: String,
+            status: String,
+            output: Option<String>,
+        }
+        let rows: Vec<BranchRun> = self.query_as(
             "audit/branch_runs",
             &[
                 ("execution_id", text(&run.execution_id)),
@@ -562,10 +577,10 @@ impl Pipeline {
             ],
         )?;
         // The last state each branch ran: its end when it succeeded.
-        let mut last: BTreeMap<usize, (String, Value)> = BTreeMap::new();
+        let mut last: BTreeMap<usize, (String, Option<String>)> = BTreeMap::new();
         for row in rows {
-            let path = row[0].to_string();
-            let Some(index) = path
+            let Some(index) = row
+                .path
                 .strip_prefix(state)
                 .and_then(|p| p.strip_prefix('/'))
                 .and_then(|p| p.split('/').next())
@@ -573,23 +588,27 @@ impl Pipeline {
             else {
                 continue;
             };
-            last.insert(index, (row[1].to_string(), row[2].clone()));
+            last.insert(index, (row.status, row.output));
         }
         Ok(last
             .into_iter()
             .filter(|(_, (status, _))| status == "SUCCEEDED")
             .filter_map(|(i, (_, output))| {
                 output
-                    .as_str()
-                    .and_then(|o| serde_json::from_str(o).ok())
+                    .and_then(|o| serde_json::from_str(&o).ok())
                     .map(|o| (i, o))
             })
             .collect())
     }
 
-    pub(crate) fn query(&self, name: &str, params: &[Param]) -> Result<Vec<Vec<Value>>> {
+    /// Run a local SQL query and read its rows by column name.
+    pub(crate) fn query_as<T: DeserializeOwned>(
+        &self,
+        name: &str,
+        params: &[Param],
+    ) -> Result<Vec<T>> {
         let text = sql::file(name)?;
-        Ok(self.wh.borrow_mut().query(text, params)?)
+        Ok(self.wh.borrow_mut().query_table(text, params)?.read()?)
     }
 
     fn audit(&self, name: &str, params: &[Param]) -> Result<()> {
@@ -597,6 +616,19 @@ impl Pipeline {
         self.wh.borrow_mut().execute(text, params)?;
         Ok(())
     }
+}
+
+/// `audit/execution_lookup`'s row: an execution as the run history holds it.
+#[derive(Deserialize)]
+struct ExecutionRow {
+    state_machine: String,
+    logical_date: Option<LogicalDate>,
+    through: Option<LogicalDate>,
+    input: String,
+    status: String,
+    failed_state: Option<String>,
+    redrive_count: i64,
+    data_root: Option<String>,
 }
 
 /// Where an execution starts or resumes.

@@ -30,10 +30,15 @@ pub fn check_ovom_warehouse(
     access: Access,
 ) -> Result<()> {
     let ours = ovom_tables()?;
+    #[derive(serde::Deserialize)]
+    struct Table {
+        table_name: String,
+    }
     let tables: Vec<String> = wh
-        .query(crate::sql::file("audit/main_tables")?, &[])?
+        .query_table(crate::sql::file("audit/main_tables")?, &[])?
+        .read::<Table>()?
         .into_iter()
-        .map(|r| r[0].to_string())
+        .map(|t| t.table_name)
         .collect();
     let shown = path.map_or_else(|| "the warehouse".to_owned(), |p| p.display().to_string());
     if tables.is_empty() {

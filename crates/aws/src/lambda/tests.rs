@@ -1,6 +1,6 @@
 use super::*;
 use ovom_core::local_dir::LocalDir;
-use ovom_core::ports::{CopyRequest, Param, Row, Sql};
+use ovom_core::ports::{CopyRequest, Param, Sql, Table};
 use ovom_core::sql::Dialect;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -245,9 +245,9 @@ impl Warehouse for Fake {
         self.executed += 1;
         Ok(())
     }
-    fn query(&mut self, _sql: Sql, _params: &[Param]) -> Result<Vec<Row>, TaskError> {
+    fn query_table(&mut self, _sql: Sql, _params: &[Param]) -> Result<Table, TaskError> {
         assert!(!self.panic_on_query, "scripted panic");
-        Ok(vec![])
+        Ok(Table::default())
     }
     fn copy_day(&mut self, _r: &CopyRequest, _s: &dyn ObjectStore) -> Result<u64, TaskError> {
         Ok(0)

@@ -228,9 +228,11 @@ impl<'a> CopyDay<'a> {
     }
 
     pub(super) fn rows(&self, stmt: &str, params: &[(&str, Value)]) -> Result<Vec<Row>, TaskError> {
-        self.wh.rows_of(stmt, |name| {
-            params.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
-        })
+        self.wh
+            .rows_of(stmt, |name| {
+                params.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+            })
+            .map(|t| t.rows)
     }
 
     pub(super) fn run(mut self) -> Result<u64, TaskError> {
@@ -308,7 +310,7 @@ impl<'a> CopyDay<'a> {
             self.wh
                 .block(async {
                     let done = api.run(&bound.sql, bound.parameters, Session::None).await?;
-                    api.rows(&done.id).await
+                    api.table(&done.id).await.map(|t| t.rows)
                 })
                 .map_err(|f| classify(&f))?
         };

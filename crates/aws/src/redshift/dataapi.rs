@@ -193,8 +193,9 @@ impl DataApi {
         }
     }
 
-    /// Every row of a finished statement's result, page by page.
-    pub(super) async fn rows(&self, id: &str) -> Result<Vec<Row>, Failure> {
+    /// Every row of a finished statement's result, page by page, with its
+    /// columns' names.
+    pub(super) async fn table(&self, id: &str) -> Result<Table, Failure> {
         let mut rows = vec![];
         let mut columns: Vec<ColumnMetadata> = vec![];
         let mut token: Option<String> = None;
@@ -221,7 +222,13 @@ impl DataApi {
             }
             match page.next_token {
                 Some(t) if !t.is_empty() => token = Some(t),
-                _ => return Ok(rows),
+                _ => {
+                    let columns = columns
+                        .iter()
+                        .map(|c| c.name().unwrap_or_default().to_owned())
+                        .collect();
+                    return Ok(Table { columns, rows });
+                }
             }
         }
     }

@@ -191,7 +191,7 @@ use aws_sdk_redshiftdata::types::{ColumnMetadata, Field, SqlParameter, StatusStr
 use aws_sdk_redshiftdata::Client;
 use ovom_core::contract;
 use ovom_core::params::Source;
-use ovom_core::ports::{CopyRequest, ObjectStore, Param, Row, Sql, Value, Warehouse};
+use ovom_core::ports::{CopyRequest, ObjectStore, Param, Row, Sql, Table, Value, Warehouse};
 use ovom_core::sql::{self, Dialect};
 use ovom_core::TaskError;
 use tokio::runtime::Handle;
@@ -303,17 +303,17 @@ impl RedshiftWarehouse {
         Ok(done)
     }
 
-    /// Run one query and read its rows.
+    /// Run one query and read its columns and rows.
     fn rows_of<'v>(
         &self,
         stmt: &str,
         value_of: impl Fn(&str) -> Option<&'v Value>,
-    ) -> Result<Vec<Row>, TaskError> {
+    ) -> Result<Table, TaskError> {
         let done = self.statement(stmt, value_of)?;
         if !done.has_result_set {
-            return Ok(vec![]);
+            return Ok(Table::default());
         }
-        self.block(self.api.rows(&done.id))
+        self.block(self.api.table(&done.id))
             .map_err(|f| classify(&f))
     }
 
@@ -452,7 +452,7 @@ impl Warehouse for RedshiftWarehouse {
         self.send_batch(batch.checked_batch()?, &batch.params, None)
     }
 
-    fn query(&mut self, text: Sql, params: &[Param]) -> Result<Vec<Row>, TaskError> {
+    fn query_table(&mut self, text: Sql, params: &[Param]) -> Result<Table, TaskError> {
         self.ready()?;
         if self.in_transaction() {
             return Err(TaskError::WarehouseError(

@@ -1,6 +1,6 @@
 -- The days in a range whose latest daily execution succeeded: a backfill
 -- skips them unless forced (a range execution covers each of its days).
-SELECT CAST(day AS VARCHAR)
+SELECT day
 FROM (
     SELECT
         day,
