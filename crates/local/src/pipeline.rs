@@ -309,18 +309,10 @@ impl Pipeline {
             None => None,
         };
         let redrive_count = row.redrive_count + 1;
-        /// `audit/state_run_count`'s row.
-        #[derive(Deserialize)]
-        struct Runs {
-            runs: i64,
-        }
-        let seq = self
-            .query_as::<Runs>(
-                "audit/state_run_count",
-                &[("execution_id", text(execution_id))],
-            )?
-            .first()
-            .map_or(0, |r| r.runs);
+        let seq = self.count(
+            "audit/state_run_count",
+            &[("execution_id", text(execution_id))],
+        )?;
         self.audit(
             "audit/execution_redriven",
             &[
@@ -535,23 +527,16 @@ impl Pipeline {
         day: Option<LogicalDate>,
         name: impl Fn(i64) -> String,
     ) -> Result<String> {
-        #[derive(Deserialize)]
-        struct Count {
-            executions: i64,
-        }
-        let n = self
-            .query_as::<Count>(
-                "audit/execution_count",
-                &[
-                    ("state_machine", text(machine)),
-                    (
-                        "logical_date",
-                        day.map_or(Value::Null, |d| text(&d.to_string())),
-                    ),
-                ],
-            )?
-            .first()
-            .map_or(0, |c| c.executions);
+        let n = self.count(
+            "audit/execution_count",
+            &[
+                ("state_machine", text(machine)),
+                (
+                    "logical_date",
+                    day.map_or(Value::Null, |d| text(&d.to_string())),
+                ),
+            ],
+        )?;
         Ok(name(n + 1))
     }
 
@@ -599,6 +584,18 @@ impl Pipeline {
                     .map(|o| (i, o))
             })
             .collect())
+    }
+
+    /// A local SQL query's one count, its column `n`.
+    fn count(&self, name: &str, params: &[Param]) -> Result<i64> {
+        #[derive(Deserialize)]
+        struct Count {
+            n: i64,
+        }
+        Ok(self
+            .query_as::<Count>(name, params)?
+            .first()
+            .map_or(0, |c| c.n))
     }
 
     /// Run a local SQL query and read its rows by column name.

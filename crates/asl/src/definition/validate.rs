@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::fields::{invalid, read, unsupported, Here, MACHINE};
-use super::raw::{self, QueryLanguage, HEAD_FIELDS};
+use super::raw::{self, PathOrNull, QueryLanguage, HEAD_FIELDS};
 use super::targets::check_targets;
 use super::{Block, Body, Choice, Fail, Map, Parallel, Pass, State, Task, Text, Wait, WaitFor};
 use crate::choice::{self, Rule};
@@ -212,14 +212,15 @@ impl Parser {
             results: here.results(raw.result_selector.as_ref(), raw.result_path)?,
             next: here.transition(raw.next, raw.end)?,
         });
-        Ok(State {
+        guarded_state(
+            here,
             name,
-            input_path: here.filter("InputPath", raw.input_path)?,
-            output_path: here.filter("OutputPath", raw.output_path)?,
-            retry: here.retry(raw.retry)?,
-            catch: here.catch(raw.catch)?,
+            raw.input_path,
+            raw.output_path,
+            raw.retry,
+            raw.catch,
             body,
-        })
+        )
     }
 
     fn map(
@@ -281,14 +282,15 @@ impl Parser {
             results: here.results(raw.result_selector.as_ref(), raw.result_path)?,
             next: here.transition(raw.next, raw.end)?,
         });
-        Ok(State {
+        guarded_state(
+            here,
             name,
-            input_path: here.filter("InputPath", raw.input_path)?,
-            output_path: here.filter("OutputPath", raw.output_path)?,
-            retry: here.retry(raw.retry)?,
-            catch: here.catch(raw.catch)?,
+            raw.input_path,
+            raw.output_path,
+            raw.retry,
+            raw.catch,
             body,
-        })
+        )
     }
 }
 
@@ -324,12 +326,34 @@ fn task(here: &Here<'_>, name: String, raw: raw::Task) -> Result<State, Definiti
         results: here.results(raw.result_selector.as_ref(), raw.result_path)?,
         next: here.transition(raw.next, raw.end)?,
     });
+    guarded_state(
+        here,
+        name,
+        raw.input_path,
+        raw.output_path,
+        raw.retry,
+        raw.catch,
+        body,
+    )
+}
+
+/// A Task, Parallel or Map state: its body with the paths, `Retry` and
+/// `Catch` the three share, checked after the body's own fields.
+fn guarded_state(
+    here: &Here<'_>,
+    name: String,
+    input_path: Option<PathOrNull>,
+    output_path: Option<PathOrNull>,
+    retry: Vec<raw::Retrier>,
+    catch: Vec<raw::Catcher>,
+    body: Body,
+) -> Result<State, DefinitionError> {
     Ok(State {
         name,
-        input_path: here.filter("InputPath", raw.input_path)?,
-        output_path: here.filter("OutputPath", raw.output_path)?,
-        retry: here.retry(raw.retry)?,
-        catch: here.catch(raw.catch)?,
+        input_path: here.filter("InputPath", input_path)?,
+        output_path: here.filter("OutputPath", output_path)?,
+        retry: here.retry(retry)?,
+        catch: here.catch(catch)?,
         body,
     })
 }

@@ -82,6 +82,25 @@ impl Budget {
     }
 }
 
+/// A quarantine row of line `line` of file `key`, its reason cut to
+/// [`MAX_ERROR_BYTES`].
+fn quarantine_row(
+    index: usize,
+    key: &str,
+    line: u64,
+    mut error: LineError,
+    raw: String,
+) -> Malformed {
+    error.reason = truncate_bytes(error.reason, MAX_ERROR_BYTES);
+    Malformed {
+        file_index: index,
+        file: key.to_owned(),
+        line,
+        error,
+        raw,
+    }
+}
+
 /// Cut text to at most `max` bytes, at a character boundary.
 pub(super) fn truncate_bytes(mut s: String, max: usize) -> String {
     if s.len() > max {
@@ -116,7 +135,7 @@ pub(super) struct FileLines {
     /// Line number → text.
     pub(super) lines: HashMap<u64, Vec<u8>>,
     /// The lines the contract refuses, with its reason, in order.
-    pub(super) refused: Vec<(u64, String)>,
+    pub(super) refused: Vec<(u64, LineError)>,
     /// The bytes `COPY` reads: the file with each refused line emptied (`COPY`
     /// skips a blank line as whitespace between objects, so every other line
     /// keeps its number), without a byte-order mark, and each record given
@@ -133,7 +152,7 @@ impl FileLines {
         for (n, line) in contract::lines(bytes) {
             count = n;
             match layout.contract_error(line) {
-                Some(error) => refused.push((n, error.to_string())),
+                Some(error) => refused.push((n, error)),
                 None => numbered(line, n, &mut copy),
             }
             copy.push(b'\n');
@@ -271,7 +290,7 @@ impl<'a> CopyDay<'a> {
         redshift: &str,
     ) -> Malformed {
         let redshift = || LineError::line(redshift);
-        let (mut error, raw) = match lines.lines.get(&line) {
+        let (error, raw) = match lines.lines.get(&line) {
             Some(text) => (
                 self.layout.contract_error(text).unwrap_or_else(redshift),
                 contract::raw_text(text),
@@ -279,14 +298,7 @@ impl<'a> CopyDay<'a> {
             // A line number the file does not have: Redshift's word only.
             None => (redshift(), String::new()),
         };
-        error.reason = truncate_bytes(error.reason, MAX_ERROR_BYTES);
-        Malformed {
-            file_index: index,
-            file: key.to_owned(),
-            line,
-            error,
-            raw,
-        }
+        quarantine_row(index, key, line, error, raw)
     }
 
     /// The rejected lines of one `COPY`, one per line number, as
@@ -339,8 +351,12 @@ impl<'a> CopyDay<'a> {
     ) -> Result<u64, TaskError> {
         let lines = FileLines::read(&self.store.get(key)?, self.layout);
         let mut quarantined: Vec<Malformed> = vec![];
-        for (line, reason) in &lines.refused {
-            let m = self.malformed(index, key, &lines, *line, reason);
+        for (line, error) in &lines.refused {
+            let raw = lines
+                .lines
+                .get(line)
+                .map_or_else(String::new, |t| contract::raw_text(t));
+            let m = quarantine_row(index, key, *line, error.clone(), raw);
             self.budget.add(&m);
             quarantined.push(m);
         }

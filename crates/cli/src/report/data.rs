@@ -12,6 +12,7 @@ use ovom_core::ports::Value;
 use ovom_core::reports::QualityReport;
 use ovom_duckdb::duckdb::types::Value as DuckValue;
 use ovom_duckdb::duckdb::{Connection, Row};
+use serde::Deserialize;
 
 use ovom_local::pipeline::{load_definition, DEFINITION};
 
@@ -432,7 +433,7 @@ pub fn load(conn: &Connection, warehouse: &str, generated_at: NaiveDateTime) -> 
 /// report itself).
 pub fn checks_of(output: &serde_json::Value) -> Result<Vec<CheckResult>> {
     let report = output.pointer("/results/quality").unwrap_or(output);
-    let report: QualityReport = serde_json::from_value(report.clone())
+    let report = QualityReport::deserialize(report)
         .context("the CheckQuality state's output holds no quality report")?;
     Ok(report.checks)
 }
@@ -492,10 +493,11 @@ pub fn resolve_states(runs: Vec<StateRun>) -> Vec<StateRun> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn run(name: &str, status: &str, redrive: i64, seq: i64) -> StateRun {
+    /// A state run for the report's tests.
+    pub(in crate::report) fn run(name: &str, status: &str, redrive: i64, seq: i64) -> StateRun {
         StateRun {
             name: name.into(),
             status: status.into(),

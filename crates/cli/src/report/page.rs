@@ -146,18 +146,8 @@ mod tests {
     use chrono::NaiveDate;
 
     use super::*;
+    use crate::report::data::tests::run;
     use crate::report::data::*;
-
-    fn run(name: &str, status: &str, redrive: i64, seq: i64) -> StateRun {
-        StateRun {
-            name: name.into(),
-            status: status.into(),
-            attempts: 1,
-            redrive_count: redrive,
-            seq,
-            ..StateRun::default()
-        }
-    }
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()

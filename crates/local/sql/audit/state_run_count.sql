@@ -1,1 +1,1 @@
-SELECT COUNT(*) AS runs FROM state_runs WHERE execution_id = :execution_id;
+SELECT COUNT(*) AS n FROM state_runs WHERE execution_id = :execution_id;
