@@ -134,10 +134,10 @@ fn every_task_error_maps_to_its_name() {
             detail: "denied".into(),
         },
         TaskError::QualityCheckFailed {
-            check: "c".into(),
+            check: ovom_core::params::Check::DayReconciles,
             logical_date: "2025-01-01".into(),
             got: 1,
-            comparison: "=",
+            comparison: ovom_core::sql::Comparison::Eq,
             expected: 0,
         },
         TaskError::EmptyDayRefused {
@@ -152,4 +152,17 @@ fn every_task_error_maps_to_its_name() {
     ];
     let got: Vec<&str> = errors.iter().map(TaskError::name).collect();
     assert_eq!(got, TaskError::NAMES.to_vec());
+    // The run history's structured copy of an error carries the same name,
+    // and its fields as data.
+    for e in &errors {
+        let detail = e.detail();
+        assert_eq!(detail["error"], e.name(), "{detail}");
+        assert!(!detail["detail"].is_null(), "{detail}");
+    }
+    let quality = &errors[6].detail()["detail"];
+    assert_eq!(
+        quality,
+        &serde_json::json!({"check": "day_reconciles", "logical_date": "2025-01-01",
+                            "got": 1, "comparison": "=", "expected": 0})
+    );
 }

@@ -327,14 +327,14 @@ fn render_redshift_sql(dir: &Path) {
         }
         let path = dir.join("models").join(format!("{name}.sql"));
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, sql::file(Dialect::Redshift, name).unwrap()).unwrap();
+        std::fs::write(path, sql::file(Dialect::Redshift, name).unwrap().text()).unwrap();
     }
     std::fs::create_dir_all(dir.join("loads")).unwrap();
     for model in Model::ALL.into_iter().filter(|m| m.is_dimension()) {
         for mode in DimMode::ALL {
             let text = sql::dimension(Dialect::Redshift, model, mode).unwrap();
             let file = format!("{}_{}.sql", model.table(), mode.as_str());
-            std::fs::write(dir.join("loads").join(file), text).unwrap();
+            std::fs::write(dir.join("loads").join(file), text.text()).unwrap();
         }
     }
 }

@@ -284,7 +284,7 @@ fn a_failed_range_stays_unresolved_until_each_of_its_days_has_succeeded() {
     );
     let now = rows(
         &p,
-        ovom_local::sql::file("reports/report_failures").unwrap(),
+        &ovom_local::sql::file("reports/report_failures").unwrap(),
     );
     assert_eq!(now[0][0], range.execution_id);
     assert_eq!(now[0][9], "FAILED");
@@ -295,7 +295,7 @@ fn a_failed_range_stays_unresolved_until_each_of_its_days_has_succeeded() {
     assert_eq!(p.latest_unresolved_failure().unwrap(), None);
     let now = rows(
         &p,
-        ovom_local::sql::file("reports/report_failures").unwrap(),
+        &ovom_local::sql::file("reports/report_failures").unwrap(),
     );
     assert_eq!(now[0][9], "SUCCEEDED");
 }

@@ -34,10 +34,7 @@ impl TaskHandler for FailFact<'_> {
         ctx: &serde_json::Value,
     ) -> Result<serde_json::Value, TaskFailure> {
         if input["model"] == "fact_bloodtest" {
-            return Err(TaskFailure {
-                error: "WarehouseError".into(),
-                cause: HOSTILE_CAUSE.into(),
-            });
+            return Err(TaskFailure::new("WarehouseError", HOSTILE_CAUSE));
         }
         self.inner.invoke(resource, input, ctx)
     }

@@ -48,10 +48,7 @@ impl TaskHandler for Script {
             .get_mut(&key(input))
             .and_then(VecDeque::pop_front)
         {
-            return Err(TaskFailure {
-                error: e.into(),
-                cause: format!("scripted {e}"),
-            });
+            return Err(TaskFailure::new(e, format!("scripted {e}")));
         }
         Ok(input.clone())
     }

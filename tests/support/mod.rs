@@ -242,10 +242,10 @@ impl ovom_asl::TaskHandler for Fault<'_> {
             let n = self.seen.get() + 1;
             self.seen.set(n);
             if self.attempts.as_ref().is_none_or(|a| a.contains(&n)) {
-                return Err(ovom_asl::TaskFailure {
-                    error: self.error.into(),
-                    cause: format!("injected {} on attempt {n}", self.error),
-                });
+                return Err(ovom_asl::TaskFailure::new(
+                    self.error,
+                    format!("injected {} on attempt {n}", self.error),
+                ));
             }
         }
         self.inner.invoke(resource, input, ctx)

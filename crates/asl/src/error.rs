@@ -33,6 +33,11 @@ pub mod names {
 pub struct TaskFailure {
     pub error: String,
     pub cause: String,
+    /// What the task said of the error as data (its fields), when the task
+    /// runs in-process: the run history keeps it beside the cause, so nothing
+    /// reads a value back out of the cause's text. Step Functions carries
+    /// only `Error` and `Cause`; Retry, Catch and `ResultPath` never see this.
+    pub detail: Option<serde_json::Value>,
 }
 
 impl TaskFailure {
@@ -40,6 +45,14 @@ impl TaskFailure {
         Self {
             error: error.into(),
             cause: cause.into(),
+            detail: None,
+        }
+    }
+
+    pub fn with_detail(self, detail: serde_json::Value) -> Self {
+        Self {
+            detail: Some(detail),
+            ..self
         }
     }
 }

@@ -387,10 +387,10 @@ impl Run<'_, '_> {
                 Ok((output(effective)?, next.next()))
             }
             Body::Succeed => Ok((output(effective()?)?, None)),
-            Body::Fail(Fail { error, cause }) => Err(TaskFailure {
-                error: fail_text(error, "ErrorPath", input, context)?,
-                cause: fail_text(cause, "CausePath", input, context)?,
-            }),
+            Body::Fail(Fail { error, cause }) => Err(TaskFailure::new(
+                fail_text(error, "ErrorPath", input, context)?,
+                fail_text(cause, "CausePath", input, context)?,
+            )),
             Body::Parallel(Parallel {
                 branches,
                 parameters,

@@ -349,10 +349,10 @@ fn quality_report() -> TaskReport {
 
 fn check_failed() -> TaskError {
     TaskError::QualityCheckFailed {
-        check: "day_reconciles".into(),
+        check: ovom_core::params::Check::DayReconciles,
         logical_date: "2025-03-14".into(),
         got: 3,
-        comparison: "=",
+        comparison: ovom_core::sql::Comparison::Eq,
         expected: 0,
     }
 }

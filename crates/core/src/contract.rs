@@ -169,7 +169,7 @@ pub struct TestRecord<'a> {
 }
 
 /// Why a line is malformed: the field at fault, when there is one.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct LineError {
     pub field: Option<&'static str>,
     pub reason: String,

@@ -17,8 +17,11 @@ fn budget_text(budget: Option<u32>) -> String {
 /// it: the execution fails at the task's state, where a redrive resumes.
 pub const PANIC_ERROR: &str = "TaskPanicked";
 
-/// Everything that can make a task fail.
-#[derive(Debug, thiserror::Error)]
+/// Everything that can make a task fail. Serialised, it is
+/// `{"error": <name>, "detail": <the variant's fields>}`: what the local run
+/// history keeps of a failure besides its text.
+#[derive(Debug, thiserror::Error, serde::Serialize)]
+#[serde(tag = "error", content = "detail")]
 pub enum TaskError {
     /// The task's parameters are invalid. Never retried: the same input
     /// would fail the same way.
@@ -57,12 +60,13 @@ pub enum TaskError {
     StoreError { key: String, detail: String },
 
     /// A quality check did not hold.
-    #[error("quality check `{check}` failed for {logical_date}: got {got}, expected {comparison} {expected}")]
+    #[error("quality check `{}` failed for {logical_date}: got {got}, expected {} {expected}", check.name(), comparison.symbol())]
     QualityCheckFailed {
-        check: String,
+        check: crate::params::Check,
+        /// The day, or the range of days, checked.
         logical_date: String,
         got: i64,
-        comparison: &'static str,
+        comparison: crate::sql::Comparison,
         expected: i64,
     },
 
@@ -126,6 +130,11 @@ impl TaskError {
     /// How the state machine treats this error.
     pub fn retry(&self) -> Retry {
         retry_of(self.name())
+    }
+
+    /// The error as data: `{"error": <name>, "detail": <its fields>}`.
+    pub fn detail(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("a task error serialises")
     }
 
     pub fn invalid(field: impl Into<String>, reason: impl fmt::Display) -> Self {

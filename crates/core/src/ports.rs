@@ -108,9 +108,7 @@ impl Table {
     }
 }
 
-/// SQL statements the tasks send are always `&'static str`: the text of a
-/// file under `sql/`, compiled into the binary. Values go in as parameters.
-pub type Sql = &'static str;
+pub use crate::sql::Sql;
 
 /// One file of a day's delivery, as the object store lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -27,6 +27,65 @@ mod embedded {
     include!(concat!(env!("OUT_DIR"), "/sql_files.rs"));
 }
 
+/// A statement (or a few, separated by `;`) the warehouse may run. Only this
+/// module makes one, from text compiled into the binary: the files under
+/// `sql/` (rendered by [`file`], [`schema`] and [`dimension`]) or another
+/// crate's embedded folder ([`Library`]). Values never become part of it;
+/// they are bound as `:name` parameters. So no text read at run time (an
+/// event, a file, a command line) can reach the warehouse as SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Sql(&'static str);
+
+impl Sql {
+    /// The statement's text.
+    pub fn text(self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::ops::Deref for Sql {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Sql {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// Another crate's SQL folder, compiled in with `include_str!`: (name
+/// without `.sql`, text), sorted by name. The local runtime keeps its run
+/// history's SQL this way.
+#[derive(Debug, Clone, Copy)]
+pub struct Library {
+    /// Where the files are, for messages (`crates/local/sql`).
+    pub folder: &'static str,
+    pub files: &'static [(&'static str, &'static str)],
+}
+
+impl Library {
+    /// The statement of file `name` (e.g. `audit/state_run`).
+    pub fn file(&self, name: &str) -> Result<Sql, TaskError> {
+        self.files
+            .binary_search_by(|(n, _)| (*n).cmp(name))
+            .map(|i| Sql(self.files[i].1))
+            .map_err(|_| {
+                TaskError::WarehouseError(format!("no SQL file `{name}` in {}", self.folder))
+            })
+    }
+
+    /// The files whose names start with `prefix`, in name order.
+    pub fn under(&self, prefix: &'static str) -> impl Iterator<Item = Sql> {
+        self.files
+            .iter()
+            .filter(move |(n, _)| n.starts_with(prefix))
+            .map(|(_, text)| Sql(text))
+    }
+}
+
 /// A SQL dialect: which overrides apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dialect {
@@ -56,7 +115,11 @@ fn raw(name: &str) -> Option<&'static str> {
 }
 
 /// The text of model `name` (e.g. `facts/fact_bloodtest`) in `dialect`.
-pub fn file(dialect: Dialect, name: &str) -> Result<&'static str, TaskError> {
+pub fn file(dialect: Dialect, name: &str) -> Result<Sql, TaskError> {
+    rendered(dialect, name).map(Sql)
+}
+
+fn rendered(dialect: Dialect, name: &str) -> Result<&'static str, TaskError> {
     if let Some(text) = raw(&format!("overrides/{}/{name}", dialect.name())) {
         return Ok(text);
     }
@@ -157,7 +220,7 @@ fn with_design(name: &str, ddl: &str, design: &str) -> Result<String, TaskError>
 
 /// The files that create the schema, in the order they run: tables under
 /// `schema/`, then the staging views under `staging/`.
-pub fn schema(dialect: Dialect) -> Result<Vec<&'static str>, TaskError> {
+pub fn schema(dialect: Dialect) -> Result<Vec<Sql>, TaskError> {
     let mut names: Vec<&str> = embedded::FILES
         .iter()
         .map(|(n, _)| *n)
@@ -185,22 +248,22 @@ fn dimension_columns(model: Model) -> (&'static str, &'static str) {
 }
 
 /// Expanded dimension loads, by dialect, model and mode.
-type Expanded = HashMap<(Dialect, Model, DimMode), &'static str>;
+type Expanded = HashMap<(Dialect, Model, DimMode), Sql>;
 
 /// The load SQL of a dimension in a mode: the mode's macro around the
 /// dimension's source query.
-pub fn dimension(dialect: Dialect, model: Model, mode: DimMode) -> Result<&'static str, TaskError> {
+pub fn dimension(dialect: Dialect, model: Model, mode: DimMode) -> Result<Sql, TaskError> {
     static CACHE: OnceLock<Mutex<Expanded>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let mut cache = cache.lock().expect("SQL cache");
     if let Some(sql) = cache.get(&(dialect, model, mode)) {
-        return Ok(sql);
+        return Ok(*sql);
     }
-    let template = file(
+    let template = rendered(
         dialect,
         &format!("macros/dimension_{}", mode.as_str().replace('-', "_")),
     )?;
-    let source = file(dialect, &format!("dimensions/{}", model.table()))?;
+    let source = rendered(dialect, &format!("dimensions/{}", model.table()))?;
     let source = source.trim().trim_end_matches(';');
     let (key, version) = dimension_columns(model);
     let text = template
@@ -208,7 +271,7 @@ pub fn dimension(dialect: Dialect, model: Model, mode: DimMode) -> Result<&'stat
         .replace("{{table}}", model.table())
         .replace("{{key}}", key)
         .replace("{{version}}", version);
-    let text: &'static str = Box::leak(text.into_boxed_str());
+    let text = Sql(Box::leak(text.into_boxed_str()));
     cache.insert((dialect, model, mode), text);
     Ok(text)
 }
@@ -413,14 +476,14 @@ mod tests {
             );
             assert!(design.contains("SORTKEY"), "{name}");
             let duckdb = file(Dialect::DuckDb, name).unwrap();
-            assert_eq!(duckdb, expand_contract(name, shared).unwrap());
+            assert_eq!(duckdb.text(), expand_contract(name, shared).unwrap());
             assert!(!duckdb.contains("{{"), "{duckdb}");
             let redshift = file(Dialect::Redshift, name).unwrap();
             assert!(
                 redshift.trim_end().ends_with(&format!("{design};")),
                 "{redshift}"
             );
-            assert_eq!(statements(redshift).len(), 1);
+            assert_eq!(statements(&redshift).len(), 1);
         }
     }
 

@@ -304,10 +304,10 @@ pub fn quality(p: &QualityParams, wh: &mut dyn Warehouse) -> Result<QualityRepor
             "check failed"
         );
         return Err(TaskError::QualityCheckFailed {
-            check: failed.check.name().into(),
+            check: failed.check,
             logical_date: days.to_string(),
             got: failed.got,
-            comparison: failed.comparison.symbol(),
+            comparison: failed.comparison,
             expected: failed.expected,
         });
     }
@@ -322,7 +322,7 @@ fn run_check(
     params: &[Param],
 ) -> Result<CheckResult, TaskError> {
     let text = sql::file(dialect, &format!("checks/{}", check.name()))?;
-    let comparison = sql::comparison(text)?;
+    let comparison = sql::comparison(&text)?;
     /// A check's one row.
     #[derive(Deserialize)]
     struct Checked {

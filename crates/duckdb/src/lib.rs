@@ -191,7 +191,7 @@ impl Warehouse for DuckWarehouse {
     }
 
     fn execute(&mut self, text: Sql, params: &[Param]) -> Result<(), TaskError> {
-        for stmt in sql::statements(text) {
+        for stmt in sql::statements(&text) {
             let (positional, values) = bind(stmt, params)?;
             let mut prepared = self.conn.prepare_cached(&positional).map_err(map_error)?;
             prepared
@@ -202,7 +202,7 @@ impl Warehouse for DuckWarehouse {
     }
 
     fn query_table(&mut self, text: Sql, params: &[Param]) -> Result<Table, TaskError> {
-        let statements = sql::statements(text);
+        let statements = sql::statements(&text);
         let [stmt] = statements.as_slice() else {
             return Err(TaskError::WarehouseError(
                 "a query must be one statement".into(),

@@ -107,7 +107,7 @@ impl Pipeline {
             wh.execute(ddl, &[])
                 .context("creating the run history's tables")?;
         }
-        wh.execute(sql::file("audit/add_data_root")?, &[])?;
+        wh.execute(sql::file("audit/add_new_columns")?, &[])?;
         // This process holds the warehouse for writing: an execution still
         // RUNNING belongs to a process that stopped.
         wh.execute(
@@ -659,6 +659,15 @@ fn state_run_params(run: &Resume, seq: i64, r: &StateRecord) -> Vec<Param> {
         ("duration_ms", Value::Int(r.duration.as_millis() as i64)),
         ("error", opt(r.error.as_ref().map(|e| e.error.as_str()))),
         ("cause", opt(r.error.as_ref().map(|e| e.cause.as_str()))),
+        (
+            "detail",
+            opt(r
+                .error
+                .as_ref()
+                .and_then(|e| e.detail.as_ref())
+                .map(|d| d.to_string())
+                .as_deref()),
+        ),
         ("input", text(&r.input.to_string())),
         (
             "output",
@@ -683,16 +692,14 @@ impl TaskHandler for Pipeline {
             .into_iter()
             .find(|k| local_arn(*k) == resource)
         else {
-            return Err(TaskFailure {
-                error: "States.TaskFailed".into(),
-                cause: format!("no local handler for resource {resource}"),
-            });
+            return Err(TaskFailure::new(
+                "States.TaskFailed",
+                format!("no local handler for resource {resource}"),
+            ));
         };
         let mut wh = self.wh.borrow_mut();
-        handler::handle(kind, input, &mut *wh, &self.store).map_err(|e| TaskFailure {
-            error: e.name().into(),
-            cause: e.to_string(),
-        })
+        handler::handle(kind, input, &mut *wh, &self.store)
+            .map_err(|e| TaskFailure::new(e.name(), e.to_string()).with_detail(e.detail()))
     }
 }
 
@@ -718,10 +725,7 @@ impl TaskHandler for LaterDays<'_> {
         if resource != handler::NESTED_START {
             return self.tasks.invoke(resource, input, context);
         }
-        let failed = |cause: String| TaskFailure {
-            error: "States.TaskFailed".into(),
-            cause,
-        };
+        let failed = |cause: String| TaskFailure::new("States.TaskFailed", cause);
         let start: NestedStart = params::parse(input).map_err(|e| failed(e.to_string()))?;
         if start.state_machine_arn != LOCAL_BACKFILL_ARN {
             return Err(failed(format!(

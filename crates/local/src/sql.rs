@@ -8,6 +8,7 @@
 //!   runs, redrive, the backfill's skips);
 //! * `reports/`: `ovom run`'s summary and `ovom report`'s page.
 
+use ovom_core::sql::{Library, Sql};
 use ovom_core::TaskError;
 
 /// (name without `.sql`, text) of every file under the crate's `sql/`
@@ -18,8 +19,8 @@ static FILES: &[(&str, &str)] = &[
         include_str!("../sql/audit/abort_unfinished.sql"),
     ),
     (
-        "audit/add_data_root",
-        include_str!("../sql/audit/add_data_root.sql"),
+        "audit/add_new_columns",
+        include_str!("../sql/audit/add_new_columns.sql"),
     ),
     (
         "audit/branch_runs",
@@ -127,20 +128,19 @@ static FILES: &[(&str, &str)] = &[
     ),
 ];
 
-/// The text of local SQL file `name` (e.g. `audit/state_run`).
-pub fn file(name: &str) -> Result<&'static str, TaskError> {
-    FILES
-        .binary_search_by(|(n, _)| (*n).cmp(name))
-        .map(|i| FILES[i].1)
-        .map_err(|_| TaskError::WarehouseError(format!("no local SQL file named `{name}`")))
+const LIBRARY: Library = Library {
+    folder: "crates/local/sql",
+    files: FILES,
+};
+
+/// The statement of local SQL file `name` (e.g. `audit/state_run`).
+pub fn file(name: &str) -> Result<Sql, TaskError> {
+    LIBRARY.file(name)
 }
 
 /// The run history's tables, in the order they are created.
-pub fn schema() -> impl Iterator<Item = &'static str> {
-    FILES
-        .iter()
-        .filter(|(n, _)| n.starts_with("schema/"))
-        .map(|(_, text)| *text)
+pub fn schema() -> impl Iterator<Item = Sql> {
+    LIBRARY.under("schema/")
 }
 
 #[cfg(test)]

@@ -25,10 +25,10 @@ fn every_error() -> Vec<TaskError> {
             detail: "access denied".into(),
         },
         TaskError::QualityCheckFailed {
-            check: "day_reconciles".into(),
+            check: ovom_core::params::Check::DayReconciles,
             logical_date: "2025-03-14".into(),
             got: 3,
-            comparison: "=",
+            comparison: ovom_core::sql::Comparison::Eq,
             expected: 0,
         },
         TaskError::EmptyDayRefused {

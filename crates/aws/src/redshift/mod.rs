@@ -424,7 +424,7 @@ impl Warehouse for RedshiftWarehouse {
 
     fn execute(&mut self, text: Sql, params: &[Param]) -> Result<(), TaskError> {
         self.ready()?;
-        let statements = sql::statements(text);
+        let statements = sql::statements(&text);
         if self.in_transaction() {
             for stmt in statements {
                 match transaction::values_insert(stmt) {
@@ -460,7 +460,7 @@ impl Warehouse for RedshiftWarehouse {
                     .into(),
             ));
         }
-        let statements = sql::statements(text);
+        let statements = sql::statements(&text);
         let [stmt] = statements.as_slice() else {
             return Err(TaskError::WarehouseError(
                 "a query must be one statement".into(),

@@ -393,7 +393,7 @@ fn binds_each_used_name_once_and_inlines_values_without_data() {
 fn placeholders_are_the_ones_the_core_sees_in_every_sql_file() {
     let mut checked = 0;
     for (name, text) in sql::files() {
-        for stmt in sql::statements(text) {
+        for stmt in sql::statements(&text) {
             let mine: Vec<&str> = placeholders(stmt)
                 .into_iter()
                 .map(|(s, e)| &stmt[s + 1..e])
@@ -410,7 +410,7 @@ fn a_dimension_load_never_sends_a_boolean_parameter() {
     for model in Model::ALL.into_iter().filter(|m| m.is_dimension()) {
         for mode in [DimMode::TruncateInsert, DimMode::Append, DimMode::Merge] {
             let text = sql::dimension(Dialect::Redshift, model, mode).unwrap();
-            for stmt in sql::statements(text) {
+            for stmt in sql::statements(&text) {
                 let values = [
                     ("logical_date", Value::Text("2025-03-14".into())),
                     ("through", Value::Text("2025-03-14".into())),
@@ -594,7 +594,7 @@ fn query_reads_every_page_typed_by_column() {
     let mut wh = warehouse(&rt, &fake);
     let rows = wh
         .query(
-            "SELECT 1 WHERE :logical_date = :logical_date",
+            TEXTS.file("bound").unwrap(),
             &[("logical_date", Value::Text("2025-03-14".into()))],
         )
         .unwrap();
@@ -641,12 +641,15 @@ fn a_query_without_a_result_set_has_no_rows_and_fetches_none() {
     let rt = runtime();
     let fake = fake(|_| finished());
     let mut wh = warehouse(&rt, &fake);
-    assert_eq!(wh.query("DELETE FROM t", &[]).unwrap(), Vec::<Row>::new());
+    assert_eq!(
+        wh.query(TEXTS.file("delete").unwrap(), &[]).unwrap(),
+        Vec::<Row>::new()
+    );
     assert!(!calls(&fake)
         .iter()
         .any(|c| matches!(c, Call::Result { .. })));
     assert!(matches!(
-        wh.query("SELECT 1; SELECT 2", &[]),
+        wh.query(TEXTS.file("two").unwrap(), &[]),
         Err(TaskError::WarehouseError(_))
     ));
 }
@@ -694,7 +697,7 @@ fn service_errors_from_the_data_api_map_by_kind() {
             ..Plan::default()
         });
         let mut wh = warehouse(&rt, &fake);
-        let err = wh.query("SELECT 1", &[]).unwrap_err();
+        let err = wh.query(TEXTS.file("one").unwrap(), &[]).unwrap_err();
         assert_eq!(err.name(), want, "{code}: {err}");
         assert!(err.to_string().contains(code), "{err}");
     }
@@ -862,7 +865,7 @@ fn an_invalid_configuration_fails_every_call_without_sending_anything() {
         matches!(wh.begin(), Err(TaskError::WarehouseError(m)) if m.contains("statement_timeout"))
     );
     assert!(matches!(
-        wh.query("SELECT 1", &[]),
+        wh.query(TEXTS.file("one").unwrap(), &[]),
         Err(TaskError::WarehouseError(_))
     ));
     assert!(calls(&fake).is_empty());
@@ -970,3 +973,15 @@ fn the_sqlglot_check_holds_the_adapters_statements() {
         );
     }
 }
+
+/// The statements these tests send that are not the product's: compiled in,
+/// as every statement is.
+const TEXTS: sql::Library = sql::Library {
+    folder: "crates/aws/src/redshift/tests.rs",
+    files: &[
+        ("bound", "SELECT 1 WHERE :logical_date = :logical_date"),
+        ("delete", "DELETE FROM t"),
+        ("one", "SELECT 1"),
+        ("two", "SELECT 1; SELECT 2"),
+    ],
+};

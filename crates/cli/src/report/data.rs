@@ -1,6 +1,7 @@
 //! The rows the page is made of, read from the warehouse by the queries
-//! under `crates/local/sql/reports/report_*.sql`. Each row is read by its columns'
-//! names ([`Named`]): a query that loses or renames a column fails with the
+//! under `crates/local/sql/reports/report_*.sql`, through the warehouse
+//! adapter's read-only connection. Each row deserialises into a struct by
+//! its columns' names: a query that loses or renames a column fails with the
 //! query's and the column's name, never shifts the values into the wrong
 //! fields.
 
@@ -8,10 +9,10 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 use chrono::{NaiveDate, NaiveDateTime};
-use ovom_core::ports::Value;
+use ovom_core::ports::Warehouse;
 use ovom_core::reports::QualityReport;
-use ovom_duckdb::duckdb::types::Value as DuckValue;
-use ovom_duckdb::duckdb::{Connection, Row};
+use ovom_duckdb::DuckWarehouse;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use ovom_local::pipeline::{load_definition, DEFINITION};
@@ -44,7 +45,7 @@ pub struct ReportData {
     pub failures: Vec<Failure>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct Totals {
     pub fact_rows: i64,
     pub rejects: i64,
@@ -53,7 +54,7 @@ pub struct Totals {
 }
 
 /// One execution, of any state machine.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct Execution {
     pub execution_id: String,
     pub state_machine: String,
@@ -67,8 +68,10 @@ pub struct Execution {
 }
 
 /// A logical day: its latest execution and the states that execution ran.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct Day {
+    /// (`report_days` names it `logical_date`; read by [`DayRow`].)
+    #[serde(skip)]
     pub date: NaiveDate,
     pub execution_id: String,
     pub status: String,
@@ -83,12 +86,14 @@ pub struct Day {
     pub executions: i64,
     /// The run of each top-level state that stands, after redrives
     /// ([`resolve_states`]).
+    #[serde(skip)]
     pub states: Vec<StateRun>,
 }
 
 /// One run of one top-level state.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct StateRun {
+    #[serde(rename = "state_name")]
     pub name: String,
     /// SUCCEEDED, FAILED or CAUGHT.
     pub status: String,
@@ -117,6 +122,8 @@ pub struct CheckRun {
     pub execution_id: String,
     pub status: String,
     pub checks: Vec<CheckResult>,
+    /// The check that failed, from the failure's detail.
+    pub failed_check: Option<CheckResult>,
     pub error: Option<String>,
     pub cause: Option<String>,
 }
@@ -124,7 +131,7 @@ pub struct CheckRun {
 /// One check's result, as the quality task reports it.
 pub use ovom_core::reports::CheckResult;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct SlowRun {
     pub execution_id: String,
     pub logical_date: Option<NaiveDate>,
@@ -136,7 +143,7 @@ pub struct SlowRun {
     pub redrive_count: i64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct StepDuration {
     pub step: String,
     pub state_type: String,
@@ -145,7 +152,7 @@ pub struct StepDuration {
     pub max_ms: i64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct Failure {
     pub execution_id: String,
     pub state_machine: String,
@@ -162,104 +169,66 @@ pub struct Failure {
 
 // ------------------------------------------------------------------ reading
 
-/// One row of a report query, read by column name.
-struct Named<'r, 's> {
-    row: &'r Row<'s>,
-    query: &'r str,
+/// Run one `crates/local/sql/reports/<name>.sql` query through the
+/// warehouse adapter and read each row into `T` by column name.
+fn query<T: DeserializeOwned>(wh: &mut DuckWarehouse, name: &str) -> Result<Vec<T>> {
+    let file = format!("reports/{name}");
+    let mut read = || -> Result<Vec<T>, ovom_core::TaskError> {
+        wh.query_table(ovom_local::sql::file(&file)?, &[])?.read()
+    };
+    read().with_context(|| format!("reading crates/local/sql/{file}.sql"))
 }
 
-impl Named<'_, '_> {
-    /// The value of a column; a column the query does not have is an error.
-    fn value(&self, column: &str) -> Result<Value> {
-        let v = self.row.get::<_, DuckValue>(column).with_context(|| {
-            format!(
-                "reading column `{column}` of crates/local/sql/reports/{}.sql",
-                self.query
-            )
-        })?;
-        Ok(ovom_duckdb::from_duck(v))
-    }
-
-    /// Text, empty when NULL.
-    fn text(&self, column: &str) -> Result<String> {
-        Ok(self.opt_text(column)?.unwrap_or_default())
-    }
-
-    fn opt_text(&self, column: &str) -> Result<Option<String>> {
-        Ok(match self.value(column)? {
-            Value::Null => None,
-            other => Some(other.to_string()),
-        })
-    }
-
-    /// A whole number, 0 when NULL.
-    fn int(&self, column: &str) -> Result<i64> {
-        Ok(match self.value(column)? {
-            Value::Int(i) => i,
-            Value::Float(f) => f.round() as i64,
-            Value::Text(s) => s.parse().unwrap_or(0),
-            _ => 0,
-        })
-    }
-
-    fn float(&self, column: &str) -> Result<f64> {
-        Ok(match self.value(column)? {
-            Value::Int(i) => i as f64,
-            Value::Float(f) => f,
-            Value::Text(s) => s.parse().unwrap_or(0.0),
-            _ => 0.0,
-        })
-    }
-
-    fn date(&self, column: &str) -> Result<Option<NaiveDate>> {
-        Ok(match self.value(column)? {
-            Value::Date(d) => Some(d),
-            Value::Timestamp(t) => Some(t.date()),
-            Value::Text(s) => s.parse().ok(),
-            _ => None,
-        })
-    }
-
-    fn timestamp(&self, column: &str) -> Result<Option<NaiveDateTime>> {
-        Ok(match self.value(column)? {
-            Value::Timestamp(t) => Some(t),
-            _ => None,
-        })
-    }
+/// `report_day_states`' rows.
+#[derive(Deserialize)]
+struct DayStateRow {
+    logical_date: Option<NaiveDate>,
+    #[serde(flatten)]
+    run: StateRun,
 }
 
-/// Run one `crates/local/sql/reports/report_*.sql` query and read each row with `read`.
-fn query<T>(
-    conn: &Connection,
-    name: &str,
-    read: impl FnMut(&Named) -> Result<T>,
-) -> Result<Vec<T>> {
-    let text = ovom_local::sql::file(&format!("reports/{name}"))?;
-    read_rows(conn, text, name, read)
+/// `report_days`' rows.
+#[derive(Deserialize)]
+struct DayRow {
+    logical_date: Option<NaiveDate>,
+    #[serde(flatten)]
+    day: Day,
 }
 
-/// Run the query `text` (the file `name`) and read each row with `read`.
-fn read_rows<T>(
-    conn: &Connection,
-    text: &str,
-    name: &str,
-    mut read: impl FnMut(&Named) -> Result<T>,
-) -> Result<Vec<T>> {
-    let mut stmt = conn
-        .prepare(text)
-        .with_context(|| format!("preparing crates/local/sql/reports/{name}.sql"))?;
-    let mut rows = stmt
-        .query([])
-        .with_context(|| format!("running crates/local/sql/reports/{name}.sql"))?;
-    let mut out = vec![];
-    while let Some(row) = rows.next()? {
-        out.push(read(&Named { row, query: name })?);
-    }
-    Ok(out)
+/// `report_rows_per_day`'s rows.
+#[derive(Deserialize)]
+struct RowsOfDay {
+    logical_date: Option<NaiveDate>,
+    fact_rows: i64,
+}
+
+/// `report_rejects_per_day`'s rows.
+#[derive(Deserialize)]
+struct RejectsOfDay {
+    logical_date: Option<NaiveDate>,
+    reason: String,
+    rejects: i64,
+}
+
+/// `report_quality`'s rows.
+#[derive(Deserialize)]
+struct QualityRow {
+    kind: String,
+    logical_date: Option<NaiveDate>,
+    execution_id: String,
+    status: String,
+    output: Option<String>,
+    error: Option<String>,
+    cause: Option<String>,
+    detail: Option<String>,
 }
 
 /// Read everything the report shows.
-pub fn load(conn: &Connection, warehouse: &str, generated_at: NaiveDateTime) -> Result<ReportData> {
+pub fn load(
+    wh: &mut DuckWarehouse,
+    warehouse: &str,
+    generated_at: NaiveDateTime,
+) -> Result<ReportData> {
     let mut data = ReportData {
         warehouse: warehouse.to_owned(),
         generated_at: Some(generated_at),
@@ -267,75 +236,29 @@ pub fn load(conn: &Connection, warehouse: &str, generated_at: NaiveDateTime) -> 
         ..ReportData::default()
     };
 
-    data.totals = query(conn, "report_headline", |r| {
-        Ok(Totals {
-            fact_rows: r.int("fact_rows")?,
-            rejects: r.int("rejects")?,
-            duplicates: r.int("duplicates")?,
-            quarantined: r.int("quarantined")?,
-        })
-    })?
-    .into_iter()
-    .next()
-    .unwrap_or_default();
-    data.last_execution = query(conn, "report_last_execution", |r| {
-        Ok(Execution {
-            execution_id: r.text("execution_id")?,
-            state_machine: r.text("state_machine")?,
-            logical_date: r.date("logical_date")?,
-            status: r.text("status")?,
-            started_at: r.timestamp("started_at")?,
-            finished_at: r.timestamp("finished_at")?,
-            failed_state: r.opt_text("failed_state")?,
-            error: r.opt_text("error")?,
-            redrive_count: r.int("redrive_count")?,
-        })
-    })?
-    .into_iter()
-    .next();
+    data.totals = query::<Totals>(wh, "report_headline")?
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    data.last_execution = query::<Execution>(wh, "report_last_execution")?
+        .into_iter()
+        .next();
 
     let mut states: BTreeMap<NaiveDate, Vec<StateRun>> = BTreeMap::new();
-    let day_states = query(conn, "report_day_states", |r| {
-        let run = StateRun {
-            name: r.text("state_name")?,
-            status: r.text("status")?,
-            attempts: r.int("attempts")?,
-            duration_ms: r.int("duration_ms")?,
-            error: r.opt_text("error")?,
-            cause: r.opt_text("cause")?,
-            redrive_count: r.int("redrive_count")?,
-            seq: r.int("seq")?,
-        };
-        Ok((r.date("logical_date")?, run))
-    })?;
-    for (day, run) in day_states {
-        let Some(day) = day else { continue };
-        states.entry(day).or_default().push(run);
+    for row in query::<DayStateRow>(wh, "report_day_states")? {
+        if let Some(day) = row.logical_date {
+            states.entry(day).or_default().push(row.run);
+        }
     }
-    let days = query(conn, "report_days", |r| {
-        let Some(date) = r.date("logical_date")? else {
-            return Ok(None);
-        };
-        Ok(Some(Day {
-            date,
-            execution_id: r.text("execution_id")?,
-            status: r.text("status")?,
-            started_at: r.timestamp("started_at")?,
-            finished_at: r.timestamp("finished_at")?,
-            failed_state: r.opt_text("failed_state")?,
-            error: r.opt_text("error")?,
-            parent_execution_id: r.opt_text("parent_execution_id")?,
-            redrive_count: r.int("redrive_count")?,
-            executions: r.int("executions")?,
-            states: vec![],
-        }))
-    })?;
-    data.days = days
+    data.days = query::<DayRow>(wh, "report_days")?
         .into_iter()
-        .flatten()
-        .map(|day| Day {
-            states: resolve_states(states.remove(&day.date).unwrap_or_default()),
-            ..day
+        .filter_map(|row| {
+            let date = row.logical_date?;
+            Some(Day {
+                date,
+                states: resolve_states(states.remove(&date).unwrap_or_default()),
+                ..row.day
+            })
         })
         .collect();
     // States the definition no longer has, in the order they ran.
@@ -348,41 +271,45 @@ pub fn load(conn: &Connection, warehouse: &str, generated_at: NaiveDateTime) -> 
     extra.sort();
     data.steps.extend(extra.into_iter().map(|(_, n)| n));
 
-    data.rows_per_day = query(conn, "report_rows_per_day", |r| {
-        let rows = r.int("fact_rows")?;
-        Ok(r.date("logical_date")?.map(|d| (d, rows)))
-    })?
-    .into_iter()
-    .flatten()
-    .collect();
-    data.rejects_per_day = query(conn, "report_rejects_per_day", |r| {
-        let (reason, rejects) = (r.text("reason")?, r.int("rejects")?);
-        Ok(r.date("logical_date")?.map(|d| (d, reason, rejects)))
-    })?
-    .into_iter()
-    .flatten()
-    .collect();
+    data.rows_per_day = query::<RowsOfDay>(wh, "report_rows_per_day")?
+        .into_iter()
+        .filter_map(|r| Some((r.logical_date?, r.fact_rows)))
+        .collect();
+    data.rejects_per_day = query::<RejectsOfDay>(wh, "report_rejects_per_day")?
+        .into_iter()
+        .filter_map(|r| Some((r.logical_date?, r.reason, r.rejects)))
+        .collect();
 
-    let quality = query(conn, "report_quality", |r| {
-        let output: Option<serde_json::Value> = r
-            .opt_text("output")?
-            .and_then(|o| serde_json::from_str(&o).ok());
+    for (i, row) in query::<QualityRow>(wh, "report_quality")?
+        .into_iter()
+        .enumerate()
+    {
+        let output: Option<serde_json::Value> = row
+            .output
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .context("a CheckQuality state's output is not JSON")?;
+        let failed_check = row
+            .detail
+            .as_deref()
+            .map(failed_check)
+            .transpose()?
+            .flatten();
         let run = CheckRun {
-            logical_date: r.date("logical_date")?,
-            execution_id: r.text("execution_id")?,
-            status: r.text("status")?,
+            logical_date: row.logical_date,
+            execution_id: row.execution_id,
+            status: row.status,
             checks: output
                 .as_ref()
                 .map(checks_of)
                 .transpose()?
                 .unwrap_or_default(),
-            error: r.opt_text("error")?,
-            cause: r.opt_text("cause")?,
+            failed_check,
+            error: row.error,
+            cause: row.cause,
         };
-        Ok((r.text("kind")?, run))
-    })?;
-    for (i, (kind, run)) in quality.into_iter().enumerate() {
-        match kind.as_str() {
+        match row.kind.as_str() {
             "passed" => data.quality.passed = Some(run),
             // Only when it is the latest run of all (the rows come latest first).
             _ if i == 0 => data.quality.failed = Some(run),
@@ -390,41 +317,9 @@ pub fn load(conn: &Connection, warehouse: &str, generated_at: NaiveDateTime) -> 
         }
     }
 
-    data.slowest = query(conn, "report_slowest_runs", |r| {
-        Ok(SlowRun {
-            execution_id: r.text("execution_id")?,
-            logical_date: r.date("logical_date")?,
-            path: r.text("path")?,
-            state_type: r.text("state_type")?,
-            status: r.text("status")?,
-            attempts: r.int("attempts")?,
-            duration_ms: r.int("duration_ms")?,
-            redrive_count: r.int("redrive_count")?,
-        })
-    })?;
-    data.step_durations = query(conn, "report_step_durations", |r| {
-        Ok(StepDuration {
-            step: r.text("step")?,
-            state_type: r.text("state_type")?,
-            runs: r.int("runs")?,
-            median_ms: r.float("median_ms")?,
-            max_ms: r.int("max_ms")?,
-        })
-    })?;
-    data.failures = query(conn, "report_failures", |r| {
-        Ok(Failure {
-            execution_id: r.text("execution_id")?,
-            state_machine: r.text("state_machine")?,
-            logical_date: r.date("logical_date")?,
-            started_at: r.timestamp("started_at")?,
-            failed_state: r.opt_text("failed_state")?,
-            error: r.opt_text("error")?,
-            cause: r.opt_text("cause")?,
-            parent_execution_id: r.opt_text("parent_execution_id")?,
-            redrive_count: r.int("redrive_count")?,
-            day_status_now: r.opt_text("day_status_now")?,
-        })
-    })?;
+    data.slowest = query(wh, "report_slowest_runs")?;
+    data.step_durations = query(wh, "report_step_durations")?;
+    data.failures = query(wh, "report_failures")?;
     Ok(data)
 }
 
@@ -438,26 +333,37 @@ pub fn checks_of(output: &serde_json::Value) -> Result<Vec<CheckResult>> {
     Ok(report.checks)
 }
 
-/// The check a QualityCheckFailed cause names: ``quality check `NAME`
-/// failed for DAY: got G, expected OP E``.
-pub fn failed_check(cause: &str) -> Option<CheckResult> {
-    let rest = &cause[cause.find("quality check `")? + "quality check `".len()..];
-    let check = &rest[..rest.find('`')?];
-    let rest = &rest[rest.find("got ")? + 4..];
-    let (got, rest) = rest.split_once(", expected ")?;
-    let (comparison, expected) = rest.trim().split_once(' ')?;
-    let expected: String = expected
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '-')
-        .collect();
-    let word = |s: &str| serde_json::Value::String(s.to_owned());
-    Some(CheckResult {
-        check: serde_json::from_value(word(check)).ok()?,
-        got: got.trim().parse().ok()?,
-        comparison: serde_json::from_value(word(comparison)).ok()?,
-        expected: expected.parse().ok()?,
+/// The check a failed CheckQuality run's detail names (the task's
+/// `QualityCheckFailed` as data); `None` for any other error.
+pub fn failed_check(detail: &str) -> Result<Option<CheckResult>> {
+    /// `TaskError`'s serialised form.
+    #[derive(Deserialize)]
+    struct Failure {
+        error: String,
+        detail: serde_json::Value,
+    }
+    /// `TaskError::QualityCheckFailed`'s fields.
+    #[derive(Deserialize)]
+    struct Failed {
+        check: ovom_core::params::Check,
+        got: i64,
+        comparison: ovom_core::sql::Comparison,
+        expected: i64,
+    }
+    let failure: Failure =
+        serde_json::from_str(detail).context("a state's error detail is not an error")?;
+    if failure.error != "QualityCheckFailed" {
+        return Ok(None);
+    }
+    let f = Failed::deserialize(failure.detail)
+        .context("a QualityCheckFailed detail lacks the check's result")?;
+    Ok(Some(CheckResult {
+        check: f.check,
+        got: f.got,
+        comparison: f.comparison,
+        expected: f.expected,
         passed: false,
-    })
+    }))
 }
 
 /// The run of each top-level state that stands for an execution, from all
@@ -540,11 +446,15 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn a_quality_failure_cause_gives_the_check_got_and_expected() {
-        let c = failed_check(
-            "quality check `day_reconciles` failed for 2025-03-14: got 191, expected = 192",
-        )
-        .unwrap();
+    fn a_quality_failure_detail_gives_the_check_got_and_expected() {
+        let e = ovom_core::TaskError::QualityCheckFailed {
+            check: ovom_core::params::Check::DayReconciles,
+            logical_date: "2025-03-14".into(),
+            got: 191,
+            comparison: ovom_core::sql::Comparison::Eq,
+            expected: 192,
+        };
+        let c = failed_check(&e.detail().to_string()).unwrap().unwrap();
         assert_eq!(
             (
                 c.check.name(),
@@ -555,41 +465,8 @@ pub(super) mod tests {
             ),
             ("day_reconciles", 191, "=", 192, false)
         );
-        assert_eq!(failed_check("warehouse busy"), None);
-    }
-
-    #[test]
-    fn a_row_is_read_by_its_columns_names_whatever_their_order() {
-        let conn = Connection::open_in_memory().unwrap();
-        let sql = "SELECT 'x-1' AS execution_id, NULL AS error, 7.6::DOUBLE AS attempts, \
-                   DATE '2025-03-14' AS logical_date, TIMESTAMP '2025-03-14 10:00:00' AS started_at";
-        let read = |r: &Named| {
-            Ok((
-                r.int("attempts")?,
-                r.date("logical_date")?,
-                r.opt_text("error")?,
-                r.text("execution_id")?,
-                r.timestamp("started_at")?,
-            ))
-        };
-        let rows = read_rows(&conn, sql, "report_test", read).unwrap();
-        let day = NaiveDate::from_ymd_opt(2025, 3, 14).unwrap();
-        assert_eq!(
-            rows,
-            vec![(
-                8,
-                Some(day),
-                None,
-                "x-1".to_owned(),
-                day.and_hms_opt(10, 0, 0)
-            )]
-        );
-        // A column the query lacks is an error that names it and the query.
-        let err = read_rows(&conn, sql, "report_test", |r| r.text("cause")).unwrap_err();
-        let err = format!("{err:#}");
-        assert!(
-            err.contains("`cause`") && err.contains("crates/local/sql/reports/report_test.sql"),
-            "{err}"
-        );
+        let busy = ovom_core::TaskError::WarehouseBusy("locked".into());
+        assert_eq!(failed_check(&busy.detail().to_string()).unwrap(), None);
+        assert!(failed_check("not json").is_err());
     }
 }

@@ -57,7 +57,7 @@ pub fn run(warehouse: &Path, out: &Path) -> Result<String> {
         ovom_local::pipeline::Access::Read,
     )?;
     let now = chrono::Utc::now().naive_utc();
-    let data = load(wh.connection(), &warehouse.display().to_string(), now)
+    let data = load(&mut wh, &warehouse.display().to_string(), now)
         .with_context(|| format!("reading the run history of {}", warehouse.display()))?;
     let html = render(&data);
     write_atomically(out, html.as_bytes()).with_context(|| format!("writing {}", out.display()))?;

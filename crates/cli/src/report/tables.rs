@@ -3,7 +3,7 @@
 
 use maud::{html, Markup};
 
-use super::data::{failed_check, CheckResult, Failure, ReportData};
+use super::data::{CheckResult, Failure, ReportData};
 use super::format::{day_text, duration, pill, shorten, thousands, when};
 use super::geometry::num;
 use ovom_local::pipeline::STATE_MACHINE;
@@ -115,13 +115,13 @@ pub fn quality(data: &ReportData) -> Markup {
                 p.empty { "No CheckQuality run yet." }
             }
             @if let Some(run) = &q.failed {
-                @let parsed = run.cause.as_deref().and_then(failed_check);
+                @let parsed = &run.failed_check;
                 div.alert {
                     b { "The latest run failed" } ": " (day_text(run.logical_date)) " · "
                     code { (run.execution_id) } " · " (pill(&run.status)) " "
                     (run.error.as_deref().unwrap_or(""))
                 }
-                @if let Some(c) = &parsed {
+                @if let Some(c) = parsed {
                     (check_table(std::slice::from_ref(c)))
                 }
                 @if let Some(cause) = &run.cause {

@@ -1,11 +1,11 @@
 -- Run report: the latest CheckQuality run that passed (its output holds
 -- every check's result under results.quality), and the latest run of it at
--- all, which may have failed (its cause then names the check, got and
--- expected).
-SELECT kind, logical_date, execution_id, status, output, error, cause
+-- all, which may have failed (its detail then holds the check, got and
+-- expected, as data).
+SELECT kind, logical_date, execution_id, status, output, error, cause, detail
 FROM (
     SELECT CASE WHEN s.status = 'SUCCEEDED' THEN 'passed' ELSE 'other' END AS kind,
-           e.logical_date, s.execution_id, s.status, s.output, s.error, s.cause,
+           e.logical_date, s.execution_id, s.status, s.output, s.error, s.cause, s.detail,
            s.started_at, e.started_at AS execution_started_at,
            ROW_NUMBER() OVER (
                PARTITION BY CASE WHEN s.status = 'SUCCEEDED' THEN 'passed' ELSE 'other' END

@@ -11,6 +11,8 @@ CREATE TABLE IF NOT EXISTS state_runs (
     duration_ms BIGINT NOT NULL,
     error VARCHAR(256),
     cause VARCHAR(65535),
+    -- The error as data ({"error", "detail"}, JSON), when the task said it.
+    detail VARCHAR(65535),
     input VARCHAR(65535) NOT NULL,
     output VARCHAR(65535),
     redrive_count INTEGER NOT NULL DEFAULT 0
