@@ -1,33 +1,33 @@
-//! `ovom backfill`: a range of days in order, skipping what succeeded,
-//! resumable after an interruption, with exactly a clean run's result.
+//! `ovom backfill`: a range of days in order, every day each time (as a new
+//! execution of the backfill state machine), resumed after a failure or an
+//! interruption by a redrive at the first day it did not load, with exactly
+//! a clean run's result.
 
 use std::time::{Duration, Instant};
 
-use ovom_local::backfill::{backfill, BackfillOptions, Day};
+use ovom_local::backfill::{backfill, redrive, BackfillOptions, Day};
 use ovom_local::pipeline::{Pipeline, RunOptions};
 
 use crate::support::*;
 
-fn opts(from: &str, to: &str, force: bool) -> BackfillOptions {
+fn opts(from: &str, to: &str) -> BackfillOptions {
     BackfillOptions {
         from: day(from),
         to: day(to),
-        force,
         run: RunOptions::default(),
     }
 }
 
-fn run_range(
-    p: &Pipeline,
-    from: &str,
-    to: &str,
-    force: bool,
-) -> ovom_local::backfill::BackfillOutcome {
-    backfill(p, opts(from, to, force), None, &clock(), p, |_| Ok(())).unwrap()
+fn run_range(p: &Pipeline, from: &str, to: &str) -> ovom_local::backfill::BackfillOutcome {
+    backfill(p, opts(from, to), None, &clock(), p.tasks(), |_| Ok(())).unwrap()
+}
+
+fn resume(p: &Pipeline, execution_id: &str) -> ovom_local::backfill::BackfillOutcome {
+    redrive(p, execution_id, &clock(), p.tasks(), |_| Ok(())).unwrap()
 }
 
 #[test]
-fn a_31_day_backfill_loads_exactly_the_contracts_result_for_those_days_and_skips_them_after() {
+fn a_31_day_backfill_loads_exactly_the_contracts_result_for_those_days_and_again_leaves_it_equal() {
     let all = tempfile::tempdir().unwrap();
     generate(all.path(), 7000, 70000);
     let january = tempfile::tempdir().unwrap();
@@ -35,20 +35,27 @@ fn a_31_day_backfill_loads_exactly_the_contracts_result_for_those_days_and_skips
 
     // The backfill reads the whole data root but runs only January.
     let p = pipeline(all.path());
-    let first = run_range(&p, "2025-01-01", "2025-01-31", false);
-    assert_eq!((first.days, first.ran, first.skipped), (31, 31, 0));
+    let first = run_range(&p, "2025-01-01", "2025-01-31");
+    assert_eq!((first.days, first.ran, first.loaded), (31, 31, 0));
     assert!(first.failed.is_none());
     crate::pipeline::assert_matches_reference(&p, january.path());
     let once = fingerprints(&p);
 
-    // Run again: every day is skipped and nothing changes; forced, every day
-    // runs again and replaces itself.
-    let again = run_range(&p, "2025-01-01", "2025-01-31", false);
-    assert_eq!((again.ran, again.skipped), (0, 31));
+    // Run again: every day runs again, replaces itself, and nothing changes.
+    let again = run_range(&p, "2025-01-01", "2025-01-31");
+    assert_eq!((again.ran, again.loaded), (31, 0));
     assert_eq!(fingerprints(&p), once);
-    let forced = run_range(&p, "2025-01-01", "2025-01-31", true);
-    assert_eq!((forced.ran, forced.skipped), (31, 0));
-    assert_eq!(fingerprints(&p), once);
+    // A backfill that succeeded has nothing to redrive.
+    let err = redrive(&p, &again.execution_id, &clock(), p.tasks(), |_| Ok(()))
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ovom_local::LocalError::Refused(ovom_local::Refusal::Succeeded { .. })
+        ),
+        "{err}"
+    );
 
     // Each backfill is an execution, and the days it ran name it.
     assert_eq!(
@@ -56,7 +63,6 @@ fn a_31_day_backfill_loads_exactly_the_contracts_result_for_those_days_and_skips
         vec![
             vec!["backfill-20250101-20250131-1".to_owned(), "SUCCEEDED".into()],
             vec!["backfill-20250101-20250131-2".to_owned(), "SUCCEEDED".into()],
-            vec!["backfill-20250101-20250131-3".to_owned(), "SUCCEEDED".into()],
         ]
     );
     assert_eq!(
@@ -71,36 +77,56 @@ fn a_31_day_backfill_loads_exactly_the_contracts_result_for_those_days_and_skips
 }
 
 #[test]
-fn a_backfill_stopped_between_days_resumes_where_it_stopped_with_the_clean_result() {
+fn a_backfill_stopped_between_days_is_aborted_and_its_redrive_resumes_where_it_stopped() {
     let data = tempfile::tempdir().unwrap();
     generate(data.path(), 700, 7000);
     let clean = pipeline(data.path());
-    run_range(&clean, "2025-02-01", "2025-02-20", false);
+    run_range(&clean, "2025-02-01", "2025-02-20");
 
     let p = pipeline(data.path());
     let mut seen = 0;
     let stopped = backfill(
         &p,
-        opts("2025-02-01", "2025-02-20", false),
+        opts("2025-02-01", "2025-02-20"),
         None,
         &clock(),
-        &p,
+        p.tasks(),
         |d| {
             if let Day::Ran(_) = d {
                 seen += 1;
             }
-            anyhow::ensure!(seen < 8, "interrupted");
+            if seen >= 8 {
+                return Err("interrupted".into());
+            }
             Ok(())
         },
     );
-    assert!(stopped.is_err());
-    let resumed = run_range(&p, "2025-02-01", "2025-02-20", false);
-    assert_eq!((resumed.ran, resumed.skipped), (12, 8));
+    assert!(
+        matches!(stopped, Err(ovom_local::LocalError::Interrupted(_))),
+        "{stopped:?}"
+    );
+    let id = "backfill-20250201-20250220-1";
+    assert_eq!(
+        rows(
+            &p,
+            &format!("SELECT status, error FROM executions WHERE execution_id = '{id}'")
+        ),
+        vec![vec!["ABORTED".to_owned(), "States.Aborted".into()]]
+    );
+    let resumed = resume(&p, id);
+    assert_eq!((resumed.days, resumed.ran, resumed.loaded), (20, 12, 8));
     assert_eq!(fingerprints(&p), fingerprints(&clean));
+    assert_eq!(
+        rows(
+            &p,
+            &format!("SELECT status, redrive_count FROM executions WHERE execution_id = '{id}'")
+        ),
+        vec![vec!["SUCCEEDED".to_owned(), "1".into()]]
+    );
 }
 
 #[test]
-fn a_killed_backfill_process_is_resumed_by_running_it_again() {
+fn a_killed_backfill_process_is_resumed_by_redriving_it() {
     let dir = tempfile::tempdir().unwrap();
     generate(&dir.path().join("data"), 700, 7000);
     let args = ["backfill", "--from", "2025-03-01", "--to", "2025-04-30"];
@@ -124,22 +150,22 @@ fn a_killed_backfill_process_is_resumed_by_running_it_again() {
     let status = child.wait().unwrap();
     assert!(!status.success(), "the backfill ended before it was killed");
 
-    let again = ovom_cmd(dir.path(), &args);
+    let again = ovom_cmd(dir.path(), &["redrive", "backfill-20250301-20250430-1"]);
     let text = String::from_utf8_lossy(&again.stdout).into_owned();
     assert!(again.status.success(), "{text}");
-    assert!(text.contains("skipped"), "{text}");
+    assert!(text.contains("loaded before this redrive"), "{text}");
 
     let p = pipeline_file(&dir.path().join("data"), dir.path());
     let clean = pipeline(&dir.path().join("data"));
-    run_range(&clean, "2025-03-01", "2025-04-30", false);
+    run_range(&clean, "2025-03-01", "2025-04-30");
     assert_eq!(fingerprints(&p), fingerprints(&clean));
-    // The killed backfill is recorded as aborted, not as still running.
+    // The killed backfill was found aborted, then redriven to its end.
     assert_eq!(
         rows(
             &p,
-            "SELECT status FROM executions WHERE execution_id = 'backfill-20250301-20250430-1'"
+            "SELECT status, redrive_count FROM executions WHERE execution_id = 'backfill-20250301-20250430-1'"
         ),
-        vec![vec!["ABORTED".to_owned()]]
+        vec![vec!["SUCCEEDED".to_owned(), "1".into()]]
     );
     assert_eq!(
         scalar(
@@ -151,15 +177,15 @@ fn a_killed_backfill_process_is_resumed_by_running_it_again() {
 }
 
 #[test]
-fn a_backfill_stops_at_the_first_failed_day_and_a_second_one_resumes_from_it() {
+fn a_backfill_stops_at_the_first_failed_day_and_its_redrive_resumes_from_it() {
     let data = tempfile::tempdir().unwrap();
     generate(data.path(), 700, 7000);
     let p = pipeline(data.path());
-    let fault = Fault::always(&p, "fact_bloodtest", "WarehouseError");
+    let fault = Fault::always(p.tasks(), "fact_bloodtest", "WarehouseError");
     let mut days = vec![];
     let stopped = backfill(
         &p,
-        opts("2025-05-01", "2025-05-05", false),
+        opts("2025-05-01", "2025-05-05"),
         None,
         &clock(),
         &fault,
@@ -190,11 +216,12 @@ fn a_backfill_stops_at_the_first_failed_day_and_a_second_one_resumes_from_it() {
             "WarehouseError".into()
         ]]
     );
-    let resumed = run_range(&p, "2025-05-01", "2025-05-05", false);
-    assert_eq!((resumed.ran, resumed.skipped), (5, 0));
+    let resumed = resume(&p, &stopped.execution_id);
+    assert_eq!((resumed.ran, resumed.loaded), (5, 0));
     assert!(resumed.failed.is_none());
+    assert_eq!(resumed.execution_id, stopped.execution_id);
     let clean = pipeline(data.path());
-    run_range(&clean, "2025-05-01", "2025-05-05", false);
+    run_range(&clean, "2025-05-01", "2025-05-05");
     assert_eq!(fingerprints(&p), fingerprints(&clean));
 }
 

@@ -149,7 +149,7 @@ fn a_transient_failure_of_any_task_is_retried_once_and_the_day_equals_a_clean_ru
         for &error in errors {
             let p = pipeline(data.path());
             run_ok(&p, D1);
-            let fault = Fault::on_attempts(&p, key, error, &[1]);
+            let fault = Fault::on_attempts(p.tasks(), key, error, &[1]);
             let clock = clock();
             let run = p
                 .run_day_with(day(D2), Default::default(), &clock, &fault)
@@ -201,7 +201,7 @@ fn a_permanent_failure_of_any_task_fails_at_its_state_and_leaves_what_it_writes_
         for (i, (t, s, _)) in WRITES.iter().enumerate() {
             assert_ne!(before[i], done[i], "{t} {s:?}: D2 adds nothing");
         }
-        let fault = Fault::always(&p, key, "WarehouseError");
+        let fault = Fault::always(p.tasks(), key, "WarehouseError");
         let clock = clock();
         let run = p
             .run_day_with(day(D2), Default::default(), &clock, &fault)
@@ -280,7 +280,7 @@ impl<F: Fn(&Pipeline, u32)> TaskHandler for Before<'_, F> {
             self.calls.set(self.calls.get() + 1);
             (self.before)(self.p, self.calls.get());
         }
-        self.p.invoke(resource, input, ctx)
+        self.p.tasks().invoke(resource, input, ctx)
     }
 }
 
@@ -337,7 +337,7 @@ fn a_fact_load_failing_after_its_deletes_rolls_them_back_and_a_redrive_completes
     assert_eq!(fingerprints(&p), before);
 
     sql(&p, "DROP TABLE temp.day_outcome");
-    let redriven = p.redrive(&run.execution_id, &clock, &p).unwrap();
+    let redriven = p.redrive(&run.execution_id, &clock, p.tasks()).unwrap();
     assert!(redriven.result.is_ok(), "{:?}", redriven.result);
     assert_eq!(fingerprints(&p), before);
     assert!(fact_lineage(&p, D2)
@@ -385,7 +385,7 @@ fn a_stage_failing_after_it_cleared_and_copied_the_day_leaves_the_staged_day_as_
     );
     assert_eq!(fingerprints(&p), before);
 
-    let redriven = p.redrive(&run.execution_id, &clock, &p).unwrap();
+    let redriven = p.redrive(&run.execution_id, &clock, p.tasks()).unwrap();
     assert!(redriven.result.is_ok(), "{:?}", redriven.result);
     let clean = pipeline(data.path());
     run_all(&clean);

@@ -668,7 +668,7 @@ fn hostile_state_machine_input_ends_in_the_fail_state_unretried_and_changes_noth
     for (name, input, says) in cases {
         let shown: String = input.to_string().chars().take(120).collect();
         let clock = clock();
-        let failure = Executor::new(p.machine(), &p, &clock, &NoopObserver)
+        let failure = Executor::new(p.machine(), p.tasks(), &clock, &NoopObserver)
             .with_execution_name(name)
             .run(input.clone())
             .unwrap_err();
@@ -686,7 +686,7 @@ fn hostile_state_machine_input_ends_in_the_fail_state_unretried_and_changes_noth
     // A scheduled time that is no timestamp: the date arithmetic (JSONata,
     // which no Catch can take) fails the execution before any task runs.
     let clock = clock();
-    let failure = Executor::new(p.machine(), &p, &clock, &NoopObserver)
+    let failure = Executor::new(p.machine(), p.tasks(), &clock, &NoopObserver)
         .with_execution_name("pipeline-5")
         .run(json!({"scheduled_time": "2025-03-14'; DROP TABLE fact_bloodtest; --T23:50:00Z"}))
         .unwrap_err();

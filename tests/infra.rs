@@ -699,7 +699,7 @@ impl TaskHandler for Recording<'_> {
         self.calls
             .borrow_mut()
             .push((resource.to_owned(), input.clone()));
-        self.pipeline.invoke(resource, input, context)
+        self.pipeline.tasks().invoke(resource, input, context)
     }
 }
 

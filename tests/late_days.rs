@@ -158,13 +158,15 @@ fn a_redriven_day_and_a_backfill_of_the_past_run_the_later_days_again() {
     // after it; the redrive then loads it and runs them again.
     let p = pipeline(data.path());
     run_days(&p, &days[..late_at]);
-    let fault = Fault::always(&p, "fact_bloodtest", "WarehouseError");
+    let fault = Fault::always(p.tasks(), "fact_bloodtest", "WarehouseError");
     let failed = p
         .run_day_with(day(LATE), RunOptions::default(), &clock(), &fault)
         .unwrap();
     assert!(failed.result.is_err());
     run_days(&p, &days[late_at + 1..]);
-    let redriven = p.redrive(&failed.execution_id, &clock(), &p).unwrap();
+    let redriven = p
+        .redrive(&failed.execution_id, &clock(), p.tasks())
+        .unwrap();
     assert!(redriven.result.is_ok(), "{:?}", redriven.result);
     assert_eq!(fingerprints(&p), clean, "after the redrive");
 
@@ -176,12 +178,11 @@ fn a_redriven_day_and_a_backfill_of_the_past_run_the_later_days_again() {
         BackfillOptions {
             from: day(&days[0]),
             to: day(LATE),
-            force: true,
             run: RunOptions::default(),
         },
         None,
         &clock(),
-        &p,
+        p.tasks(),
         |_| Ok(()),
     )
     .unwrap();
@@ -191,7 +192,7 @@ fn a_redriven_day_and_a_backfill_of_the_past_run_the_later_days_again() {
 
     // A failure among the later days fails the late day's execution at the
     // state that started them, where its redrive resumes.
-    let fault = Fault::on_attempts(&p, "dim_lab", "InvalidParameters", &[2]);
+    let fault = Fault::on_attempts(p.tasks(), "dim_lab", "InvalidParameters", &[2]);
     let run = p
         .run_day_with(day(LATE), RunOptions::default(), &clock(), &fault)
         .unwrap();
@@ -199,7 +200,7 @@ fn a_redriven_day_and_a_backfill_of_the_past_run_the_later_days_again() {
     assert_eq!(run.failed_state.as_deref(), Some("RerunLaterDays"));
     assert_eq!(f.error, "States.TaskFailed");
     assert!(f.cause.contains("InvalidParameters"), "{}", f.cause);
-    let redriven = p.redrive(&run.execution_id, &clock(), &p).unwrap();
+    let redriven = p.redrive(&run.execution_id, &clock(), p.tasks()).unwrap();
     assert!(redriven.result.is_ok(), "{:?}", redriven.result);
     assert_eq!(fingerprints(&p), clean, "after the later days' redrive");
 }

@@ -21,7 +21,7 @@ impl TaskHandler for Tamper<'_> {
         input: &serde_json::Value,
         ctx: &serde_json::Value,
     ) -> Result<serde_json::Value, TaskFailure> {
-        let out = self.inner.invoke(resource, input, ctx)?;
+        let out = self.inner.tasks().invoke(resource, input, ctx)?;
         if input["model"] == "fact_bloodtest" {
             let wh = self.inner.warehouse();
             wh.connection()

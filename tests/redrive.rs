@@ -34,7 +34,7 @@ fn a_permanent_load_failure_fails_at_its_state_and_redrive_completes_it_without_
     let data = two_days();
     let p = pipeline(data.path());
     run_ok(&p, "2025-03-13");
-    let fault = Fault::always(&p, "fact_bloodtest", "WarehouseError");
+    let fault = Fault::always(p.tasks(), "fact_bloodtest", "WarehouseError");
     let failed = p
         .run_day_with(day("2025-03-14"), Default::default(), &clock(), &fault)
         .unwrap();
@@ -58,7 +58,9 @@ fn a_permanent_load_failure_fails_at_its_state_and_redrive_completes_it_without_
     );
 
     // The fault is gone; redrive.
-    let redriven = p.redrive("pipeline-20250314-1", &clock(), &p).unwrap();
+    let redriven = p
+        .redrive("pipeline-20250314-1", &clock(), p.tasks())
+        .unwrap();
     assert!(redriven.result.is_ok(), "{:?}", redriven.result);
     let ran: Vec<&str> = redriven.states.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(ran, ["LoadFact", "CheckQuality", "LaterDaysLoaded", "Done"]);
@@ -88,13 +90,17 @@ fn a_permanent_load_failure_fails_at_its_state_and_redrive_completes_it_without_
     assert_eq!(fingerprints(&p), fingerprints(&clean));
 
     // A succeeded execution is refused.
-    let err = p.redrive("pipeline-20250314-1", &clock(), &p).unwrap_err();
+    let err = p
+        .redrive("pipeline-20250314-1", &clock(), p.tasks())
+        .unwrap_err();
     assert!(
         err.to_string()
             .contains("succeeded: there is nothing to redrive"),
         "{err}"
     );
-    let err = p.redrive("pipeline-20990101-1", &clock(), &p).unwrap_err();
+    let err = p
+        .redrive("pipeline-20990101-1", &clock(), p.tasks())
+        .unwrap_err();
     assert!(err.to_string().contains("no execution"), "{err}");
 }
 
@@ -102,12 +108,14 @@ fn a_permanent_load_failure_fails_at_its_state_and_redrive_completes_it_without_
 fn a_failed_dimension_branch_is_redriven_at_its_parallel_state() {
     let data = two_days();
     let p = pipeline(data.path());
-    let fault = Fault::always(&p, "dim_lab", "WarehouseError");
+    let fault = Fault::always(p.tasks(), "dim_lab", "WarehouseError");
     let failed = p
         .run_day_with(day("2025-03-13"), Default::default(), &clock(), &fault)
         .unwrap();
     assert_eq!(failed.failed_state.as_deref(), Some("LoadDimensions"));
-    let redriven = p.redrive("pipeline-20250313-1", &clock(), &p).unwrap();
+    let redriven = p
+        .redrive("pipeline-20250313-1", &clock(), p.tasks())
+        .unwrap();
     let top: Vec<&str> = redriven
         .states
         .iter()
@@ -219,7 +227,7 @@ impl ovom_asl::TaskHandler for Counting<'_> {
         self.seen
             .borrow_mut()
             .push(task_key(input).unwrap_or("?").to_owned());
-        ovom_asl::TaskHandler::invoke(self.inner, resource, input, ctx)
+        ovom_asl::TaskHandler::invoke(self.inner.tasks(), resource, input, ctx)
     }
 }
 
@@ -227,7 +235,7 @@ impl ovom_asl::TaskHandler for Counting<'_> {
 fn a_redrive_of_the_dimensions_reruns_only_the_branches_that_did_not_succeed() {
     let data = two_days();
     let p = pipeline(data.path());
-    let fault = Fault::always(&p, "dim_lab", "WarehouseError");
+    let fault = Fault::always(p.tasks(), "dim_lab", "WarehouseError");
     let failed = p
         .run_day_with(day("2025-03-13"), Default::default(), &clock(), &fault)
         .unwrap();
@@ -260,7 +268,7 @@ fn a_failed_range_stays_unresolved_until_each_of_its_days_has_succeeded() {
     copy_days(year.path(), data.path(), "2025-03-01", "2025-03-05");
     let p = pipeline(data.path());
     let days = ovom_core::params::Days::new(day("2025-03-01"), Some(day("2025-03-05"))).unwrap();
-    let fault = Fault::always(&p, "fact_bloodtest", "WarehouseError");
+    let fault = Fault::always(p.tasks(), "fact_bloodtest", "WarehouseError");
     let range = p
         .run_range_with(days, RunOptions::default(), &clock(), &fault)
         .unwrap();

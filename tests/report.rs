@@ -36,7 +36,7 @@ impl TaskHandler for FailFact<'_> {
         if input["model"] == "fact_bloodtest" {
             return Err(TaskFailure::new("WarehouseError", HOSTILE_CAUSE));
         }
-        self.inner.invoke(resource, input, ctx)
+        self.inner.tasks().invoke(resource, input, ctx)
     }
 }
 
@@ -53,7 +53,7 @@ impl TaskHandler for Tamper<'_> {
         input: &serde_json::Value,
         ctx: &serde_json::Value,
     ) -> Result<serde_json::Value, TaskFailure> {
-        let out = self.inner.invoke(resource, input, ctx)?;
+        let out = self.inner.tasks().invoke(resource, input, ctx)?;
         if input["model"] == "fact_bloodtest" {
             let wh = self.inner.warehouse();
             wh.connection()
@@ -181,12 +181,11 @@ fn the_report_of_a_year_with_failures_renders_in_chromium_with_its_figures() {
         BackfillOptions {
             from: bf_from,
             to: bf_to,
-            force: true,
             run: leave,
         },
         None,
         &SystemClock,
-        &p,
+        p.tasks(),
         |_| Ok(()),
     )
     .unwrap();
@@ -196,7 +195,9 @@ fn the_report_of_a_year_with_failures_renders_in_chromium_with_its_figures() {
         .run_day_with(redrive_day, leave, &SystemClock, &FailFact { inner: &p })
         .unwrap();
     assert!(failed.result.is_err());
-    let redriven = p.redrive(&failed.execution_id, &SystemClock, &p).unwrap();
+    let redriven = p
+        .redrive(&failed.execution_id, &SystemClock, p.tasks())
+        .unwrap();
     assert!(redriven.result.is_ok(), "{:?}", redriven.result);
     // A day whose fact load fails and stays failed.
     let fact_run = p

@@ -37,7 +37,7 @@ pub struct TaskFailure {
     /// runs in-process: the run history keeps it beside the cause, so nothing
     /// reads a value back out of the cause's text. Step Functions carries
     /// only `Error` and `Cause`; Retry, Catch and `ResultPath` never see this.
-    pub detail: Option<serde_json::Value>,
+    pub detail: Option<Box<serde_json::Value>>,
 }
 
 impl TaskFailure {
@@ -51,7 +51,7 @@ impl TaskFailure {
 
     pub fn with_detail(self, detail: serde_json::Value) -> Self {
         Self {
-            detail: Some(detail),
+            detail: Some(Box::new(detail)),
             ..self
         }
     }

@@ -12,7 +12,7 @@ use ovom::summary::Summary;
 use ovom_asl::SystemClock;
 use ovom_core::params::{Days, DimMode, LogicalDate};
 use ovom_duckdb::DuckWarehouse;
-use ovom_local::backfill::{backfill, BackfillOptions, Day};
+use ovom_local::backfill::{backfill, BackfillOptions, BackfillOutcome, Day, Stop, BACKFILL};
 use ovom_local::pipeline::{Access, Pipeline, RunOptions};
 
 #[derive(Parser)]
@@ -68,8 +68,8 @@ enum Command {
         #[command(flatten)]
         load: LoadArgs,
     },
-    /// Run the daily state machine for every day of a range, in order;
-    /// days whose latest execution succeeded are skipped unless --force.
+    /// Run the daily state machine for every day of a range, in order,
+    /// stopping at the first day that fails (`ovom redrive` resumes it there).
     Backfill {
         /// First logical day, YYYY-MM-DD.
         #[arg(long, value_parser = DateArg)]
@@ -77,9 +77,6 @@ enum Command {
         /// Last logical day, YYYY-MM-DD (included).
         #[arg(long, value_parser = DateArg)]
         to: LogicalDate,
-        /// Run the days that already succeeded too (each run replaces its day).
-        #[arg(long)]
-        force: bool,
         #[arg(long, default_value = "data")]
         data: PathBuf,
         #[command(flatten)]
@@ -96,7 +93,8 @@ enum Command {
         warehouse: WarehouseArg,
     },
     /// Resume a failed execution from the state that failed, with the same
-    /// input (the latest unresolved failure when no id is given).
+    /// input (the latest unresolved failure when no id is given); a failed
+    /// backfill resumes at the first day it did not load.
     Redrive {
         execution_id: Option<String>,
         /// The data root; by default the one the execution read (recorded
@@ -343,7 +341,6 @@ fn execute(command: Command) -> Result<ExitCode> {
         Command::Backfill {
             from,
             to,
-            force,
             data,
             warehouse,
             load,
@@ -352,47 +349,21 @@ fn execute(command: Command) -> Result<ExitCode> {
             let opts = BackfillOptions {
                 from,
                 to,
-                force,
                 run: load.options(),
             };
             let days = ovom_local::backfill::range(opts.from, opts.to)?.len();
             ensure_data(&data, false)?;
-            let started = Instant::now();
             let pipeline = Pipeline::open(&warehouse, &data)?;
-            let bar = day_bar(days);
-            let mut summary = Summary::default();
-            let outcome = backfill(&pipeline, opts, None, &SystemClock, &pipeline, |day| {
-                match day {
-                    Day::Skipped(d) => {
-                        summary.skipped += 1;
-                        bar.set_message(format!("{d} skipped"));
-                    }
-                    Day::Ran(run) => {
-                        summary.add(run, &mut *pipeline.warehouse())?;
-                        let secs = started.elapsed().as_secs_f64().max(1e-3);
-                        bar.set_message(format!(
-                            "{} · {} rows · {:.0} rows/s",
-                            run.days,
-                            summary.loaded,
-                            summary.loaded as f64 / secs
-                        ));
-                    }
-                }
-                bar.inc(1);
-                Ok(())
-            })?;
-            bar.finish_and_clear();
-            println!(
-                "backfill    {} ({} … {}): {} days, {} run, {} skipped",
-                outcome.execution_id,
-                opts.from,
-                opts.to,
-                outcome.days,
-                outcome.ran,
-                outcome.skipped
-            );
-            print!("{}", summary.render(started.elapsed()));
-            Ok(exit_code(outcome.failed.is_none()))
+            let mut progress = BackfillProgress::new(days);
+            let outcome = backfill(
+                &pipeline,
+                opts,
+                None,
+                &SystemClock,
+                pipeline.tasks(),
+                |day| progress.day(&pipeline, day),
+            )?;
+            Ok(progress.finish(&outcome))
         }
         Command::Status { limit, warehouse } => {
             let mut wh = open_read_only(&warehouse.path)?;
@@ -441,7 +412,18 @@ fn execute(command: Command) -> Result<ExitCode> {
                 }
             }
             ensure_data(pipeline.store().root(), false)?;
-            let run = pipeline.redrive(&id, &SystemClock, &pipeline)?;
+            if pipeline.state_machine_of(&id)? == BACKFILL {
+                let mut progress = BackfillProgress::new(0);
+                let outcome = ovom_local::backfill::redrive(
+                    &pipeline,
+                    &id,
+                    &SystemClock,
+                    pipeline.tasks(),
+                    |day| progress.day(&pipeline, day),
+                )?;
+                return Ok(progress.finish(&outcome));
+            }
+            let run = pipeline.redrive(&id, &SystemClock, pipeline.tasks())?;
             let mut summary = Summary::default();
             summary
                 .add(&run, &mut *pipeline.warehouse())
@@ -524,6 +506,63 @@ fn open_read_only(warehouse: &Path) -> Result<DuckWarehouse> {
         .map_err(|e| ovom_local::pipeline::open_error(warehouse, e))?;
     ovom_local::pipeline::check_ovom_warehouse(&mut wh, Some(warehouse), Access::Read)?;
     Ok(wh)
+}
+
+/// A backfill's progress bar and summary, day by day.
+struct BackfillProgress {
+    bar: ProgressBar,
+    summary: Summary,
+    started: Instant,
+}
+
+impl BackfillProgress {
+    /// `days`: the range's length when known (a redrive learns it as the
+    /// days come).
+    fn new(days: usize) -> Self {
+        Self {
+            bar: day_bar(days),
+            summary: Summary::default(),
+            started: Instant::now(),
+        }
+    }
+
+    fn day(&mut self, pipeline: &Pipeline, day: Day<'_>) -> Result<(), Stop> {
+        match day {
+            Day::Loaded(d) => {
+                self.summary.loaded_before += 1;
+                self.bar.set_message(format!("{d} loaded before"));
+            }
+            Day::Ran(run) => {
+                self.summary.add(run, &mut *pipeline.warehouse())?;
+                let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+                self.bar.set_message(format!(
+                    "{} · {} rows · {:.0} rows/s",
+                    run.days,
+                    self.summary.loaded,
+                    self.summary.loaded as f64 / secs
+                ));
+            }
+        }
+        self.bar.inc(1);
+        Ok(())
+    }
+
+    fn finish(self, outcome: &BackfillOutcome) -> ExitCode {
+        self.bar.finish_and_clear();
+        println!(
+            "backfill    {}: {} days, {} run{}",
+            outcome.execution_id,
+            outcome.days,
+            outcome.ran,
+            if outcome.loaded > 0 {
+                format!(", {} loaded before this redrive", outcome.loaded)
+            } else {
+                String::new()
+            }
+        );
+        print!("{}", self.summary.render(self.started.elapsed()));
+        exit_code(outcome.failed.is_none())
+    }
 }
 
 fn day_bar(days: usize) -> ProgressBar {

@@ -14,8 +14,8 @@ use ovom_local::pipeline::DayRun;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Summary {
     pub days: usize,
-    /// Days a backfill did not run: their latest execution had succeeded.
-    pub skipped: usize,
+    /// Days a redriven backfill did not run: it had loaded them before.
+    pub loaded_before: usize,
     pub succeeded: usize,
     pub loaded: u64,
     pub rejected: BTreeMap<String, u64>,
@@ -104,8 +104,8 @@ impl Summary {
         let mut s = String::new();
         let rejected: u64 = self.rejected.values().sum();
         let quarantined: u64 = self.quarantined.values().sum();
-        let skipped = if self.skipped > 0 {
-            format!(", {} skipped (already succeeded)", self.skipped)
+        let skipped = if self.loaded_before > 0 {
+            format!(", {} loaded before", self.loaded_before)
         } else {
             String::new()
         };

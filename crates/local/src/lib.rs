@@ -7,7 +7,10 @@
 //!
 //! The CLI parses arguments and renders; this crate does the work.
 
+pub use error::{LocalError, Refusal};
+
 pub mod backfill;
+pub mod error;
 pub mod pipeline;
 pub mod sql;
 pub mod warehouse;

@@ -6,7 +6,6 @@ use std::cell::{RefCell, RefMut};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
 use ovom_asl::{
     Clock, ExecutionFailure, Executor, Observer, StateMachine, StateRecord, TaskFailure,
     TaskHandler,
@@ -21,6 +20,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::backfill::{self, BackfillOptions};
+use crate::error::{LocalError, Refusal};
 use crate::sql;
 pub use crate::warehouse::{check_ovom_warehouse, open_error, Access};
 
@@ -42,7 +42,7 @@ pub const LOCAL_BACKFILL_ARN: &str = "arn:ovom:local:stateMachine:backfill";
 
 /// Parse the daily state machine with its task resources resolved to the
 /// in-process handlers.
-pub fn load_definition(text: &str) -> Result<StateMachine> {
+pub fn load_definition(text: &str) -> Result<StateMachine, LocalError> {
     let mut subs: BTreeMap<String, String> = TaskKind::ALL
         .iter()
         .map(|k| (k.substitution().to_owned(), local_arn(*k)))
@@ -51,8 +51,7 @@ pub fn load_definition(text: &str) -> Result<StateMachine> {
         handler::BACKFILL_SUBSTITUTION.to_owned(),
         LOCAL_BACKFILL_ARN.to_owned(),
     );
-    StateMachine::from_json_with_substitutions(text, &subs)
-        .context("parsing the state machine definition")
+    Ok(StateMachine::from_json_with_substitutions(text, &subs)?)
 }
 
 /// Options of one execution: its input besides the date.
@@ -75,37 +74,47 @@ pub struct DayRun {
     pub execution_id: String,
     /// The logical day, or the range of days, the execution loaded.
     pub days: Days,
-    pub result: Result<serde_json::Value, ExecutionFailure>,
+    pub result: std::result::Result<serde_json::Value, ExecutionFailure>,
     /// The top-level state whose error failed the execution (a Task or a
     /// Parallel, not the Fail state the error was routed to).
     pub failed_state: Option<String>,
     pub states: Vec<StateRecord>,
 }
 
-/// The warehouse and the data root, with the task resources of the state
-/// machine served in-process.
+/// The local Step Functions: the daily state machine, run on the
+/// interpreter with the in-process [`Tasks`], every execution and state
+/// recorded in the warehouse's run history.
 pub struct Pipeline {
+    tasks: Tasks,
+    machine: StateMachine,
+}
+
+/// The state machine's three task resources, served in-process: the task
+/// library over the warehouse and the data root. It is the executor's task
+/// handler, not its owner. The warehouse is one DuckDB connection that the
+/// tasks and the run history share during an execution (the interpreter
+/// calls a handler through `&self`, and a nested backfill records its
+/// executions while the task that started it runs), hence the `RefCell`.
+pub struct Tasks {
     wh: RefCell<DuckWarehouse>,
     store: LocalDir,
-    machine: StateMachine,
 }
 
 impl Pipeline {
     /// Open the warehouse file (creating the schema if needed) over a data root.
     /// DuckDB lets one process hold the file for writing: a file another
     /// process holds is refused with a message saying so.
-    pub fn open(warehouse: &Path, data: &Path) -> Result<Self> {
+    pub fn open(warehouse: &Path, data: &Path) -> Result<Self, LocalError> {
         let mut wh = DuckWarehouse::open(warehouse).map_err(|e| open_error(warehouse, e))?;
         check_ovom_warehouse(&mut wh, Some(warehouse), Access::Write)?;
         Self::with(wh, data, DEFINITION)
     }
 
-    pub fn with(mut wh: DuckWarehouse, data: &Path, definition: &str) -> Result<Self> {
+    pub fn with(mut wh: DuckWarehouse, data: &Path, definition: &str) -> Result<Self, LocalError> {
         check_ovom_warehouse(&mut wh, None, Access::Write)?;
-        tasks::ensure_schema(&mut wh).context("creating the warehouse schema")?;
+        tasks::ensure_schema(&mut wh)?;
         for ddl in sql::schema() {
-            wh.execute(ddl, &[])
-                .context("creating the run history's tables")?;
+            wh.execute(ddl, &[])?;
         }
         wh.execute(sql::file("audit/add_new_columns")?, &[])?;
         // This process holds the warehouse for writing: an execution still
@@ -116,18 +125,25 @@ impl Pipeline {
         )?;
         wh.execute(sql::file("audit/execution_days")?, &[])?;
         Ok(Self {
-            wh: RefCell::new(wh),
-            store: LocalDir::new(data),
+            tasks: Tasks {
+                wh: RefCell::new(wh),
+                store: LocalDir::new(data),
+            },
             machine: load_definition(definition)?,
         })
     }
 
     pub fn warehouse(&self) -> RefMut<'_, DuckWarehouse> {
-        self.wh.borrow_mut()
+        self.tasks.wh.borrow_mut()
     }
 
     pub fn store(&self) -> &LocalDir {
-        &self.store
+        &self.tasks.store
+    }
+
+    /// The task resources, served in-process.
+    pub fn tasks(&self) -> &Tasks {
+        &self.tasks
     }
 
     pub fn machine(&self) -> &StateMachine {
@@ -135,17 +151,22 @@ impl Pipeline {
     }
 
     /// Every logical day that has a folder under either source, in order.
-    pub fn days(&self) -> Result<Vec<LogicalDate>> {
+    pub fn days(&self) -> Result<Vec<LogicalDate>, LocalError> {
         let mut days = BTreeSet::new();
         for source in Source::ALL {
-            days.extend(tasks::source_files(source, &self.store)?.into_keys());
+            days.extend(tasks::source_files(source, self.store())?.into_keys());
         }
         Ok(days.into_iter().collect())
     }
 
     /// Run the daily state machine for one day with the in-process tasks.
-    pub fn run_day(&self, day: LogicalDate, opts: RunOptions, clock: &dyn Clock) -> Result<DayRun> {
-        self.run_day_with(day, opts, clock, self)
+    pub fn run_day(
+        &self,
+        day: LogicalDate,
+        opts: RunOptions,
+        clock: &dyn Clock,
+    ) -> Result<DayRun, LocalError> {
+        self.run_day_with(day, opts, clock, &self.tasks)
     }
 
     /// The same, with another task handler in front of the in-process one
@@ -156,15 +177,20 @@ impl Pipeline {
         opts: RunOptions,
         clock: &dyn Clock,
         handler: &dyn TaskHandler,
-    ) -> Result<DayRun> {
+    ) -> Result<DayRun, LocalError> {
         self.start_day(day, opts, None, clock, handler)
     }
 
     /// Run the daily state machine once over a range of days: every task
     /// covers the range in one pass (one scan of its files, one statement per
     /// model), with the result of running its days one after another.
-    pub fn run_range(&self, days: Days, opts: RunOptions, clock: &dyn Clock) -> Result<DayRun> {
-        self.start(days, opts, None, clock, self)
+    pub fn run_range(
+        &self,
+        days: Days,
+        opts: RunOptions,
+        clock: &dyn Clock,
+    ) -> Result<DayRun, LocalError> {
+        self.start(days, opts, None, clock, &self.tasks)
     }
 
     /// The same, with another task handler in front of the in-process one.
@@ -174,7 +200,7 @@ impl Pipeline {
         opts: RunOptions,
         clock: &dyn Clock,
         handler: &dyn TaskHandler,
-    ) -> Result<DayRun> {
+    ) -> Result<DayRun, LocalError> {
         self.start(days, opts, None, clock, handler)
     }
 
@@ -187,7 +213,7 @@ impl Pipeline {
         parent: Option<&str>,
         clock: &dyn Clock,
         handler: &dyn TaskHandler,
-    ) -> Result<DayRun> {
+    ) -> Result<DayRun, LocalError> {
         self.start(Days::one(day), opts, parent, clock, handler)
     }
 
@@ -198,7 +224,7 @@ impl Pipeline {
         parent: Option<&str>,
         clock: &dyn Clock,
         handler: &dyn TaskHandler,
-    ) -> Result<DayRun> {
+    ) -> Result<DayRun, LocalError> {
         let stamp = |d: LogicalDate| d.date().format("%Y%m%d").to_string();
         let execution_id = self.next_execution_id(STATE_MACHINE, Some(days.first), |n| {
             if days.count() == 1 {
@@ -233,10 +259,13 @@ impl Pipeline {
             parent,
             clock,
         )
-        .with_context(|| {
-            format!(
-                "recording the start of execution {execution_id} for {days} (nothing of it ran)"
-            )
+        .map_err(|e| match e {
+            LocalError::Task(cause) => LocalError::StartNotRecorded {
+                execution_id: execution_id.clone(),
+                days,
+                cause: Box::new(cause),
+            },
+            other => other,
         })?;
         self.execute(
             Resume {
@@ -262,31 +291,16 @@ impl Pipeline {
         execution_id: &str,
         clock: &dyn Clock,
         handler: &dyn TaskHandler,
-    ) -> Result<DayRun> {
-        if RunId::try_from(execution_id.to_owned()).is_err() {
-            let shown: String = execution_id.chars().take(80).collect();
-            bail!("{shown:?} is not an execution id (`ovom status` lists them)");
-        }
-        let Some(row) = self.execution(execution_id)? else {
-            bail!("no execution `{execution_id}` in the warehouse (`ovom status` lists them)");
-        };
-        let machine = row.state_machine;
-        if machine != STATE_MACHINE {
-            bail!("execution {execution_id} is a {machine} execution: only daily executions can be redriven (run the {machine} again: it skips the days that succeeded)");
-        }
+    ) -> Result<DayRun, LocalError> {
+        let row = self.redrivable(execution_id, STATE_MACHINE)?;
+        let unreadable =
+            |what: &str| LocalError::History(format!("execution {execution_id} has {what}"));
         let first = row
             .logical_date
-            .with_context(|| format!("execution {execution_id} has no logical date"))?;
-        match row.status.as_str() {
-            "FAILED" | "ABORTED" => {}
-            "SUCCEEDED" => bail!(
-                "execution {execution_id} succeeded: there is nothing to redrive (to load its day again, `ovom run --date {first}`)"
-            ),
-            other => bail!("execution {execution_id} is {other}: only a failed or aborted execution can be redriven"),
-        }
+            .ok_or_else(|| unreadable("no logical date"))?;
         let days = Days::new(first, row.through)?;
-        let input: serde_json::Value = serde_json::from_str(&row.input)
-            .with_context(|| format!("execution {execution_id} has an unreadable input"))?;
+        let input: serde_json::Value =
+            serde_json::from_str(&row.input).map_err(|_| unreadable("an unreadable input"))?;
         /// `audit/state_input`'s row.
         #[derive(Deserialize)]
         struct StateInput {
@@ -313,13 +327,7 @@ impl Pipeline {
             "audit/state_run_count",
             &[("execution_id", text(execution_id))],
         )?;
-        self.audit(
-            "audit/execution_redriven",
-            &[
-                ("execution_id", text(execution_id)),
-                ("redrive_count", Value::Int(redrive_count)),
-            ],
-        )?;
+        self.execution_redriven(execution_id, redrive_count)?;
         let (state, input) = match resume_at {
             Some((state, state_input)) => (Some(state), state_input),
             None => (None, input),
@@ -338,9 +346,66 @@ impl Pipeline {
         )
     }
 
+    /// The state machine an execution belongs to ([`STATE_MACHINE`] or
+    /// [`backfill::BACKFILL`]), refusing an id that is not one.
+    pub fn state_machine_of(&self, execution_id: &str) -> Result<String, LocalError> {
+        if RunId::try_from(execution_id.to_owned()).is_err() {
+            let shown: String = execution_id.chars().take(80).collect();
+            return Err(Refusal::NotAnExecutionId(shown).into());
+        }
+        self.execution(execution_id)?
+            .map(|row| row.state_machine)
+            .ok_or_else(|| Refusal::NoSuchExecution(execution_id.to_owned()).into())
+    }
+
+    /// An execution of `machine` that a redrive may resume: one that failed
+    /// or was aborted.
+    pub(crate) fn redrivable(
+        &self,
+        execution_id: &str,
+        machine: &str,
+    ) -> Result<ExecutionRow, LocalError> {
+        let found = self.state_machine_of(execution_id)?;
+        let row = self
+            .execution(execution_id)?
+            .filter(|_| found == machine)
+            .ok_or_else(|| Refusal::NoSuchExecution(execution_id.to_owned()))?;
+        match row.status.as_str() {
+            "FAILED" | "ABORTED" => Ok(row),
+            "SUCCEEDED" => Err(Refusal::Succeeded {
+                execution_id: execution_id.to_owned(),
+                again: match row.logical_date {
+                    Some(day) => format!("to load its day again, `ovom run --date {day}`"),
+                    None => format!("to load its days again, start a new {machine}"),
+                },
+            }
+            .into()),
+            other => Err(Refusal::NotFailed {
+                execution_id: execution_id.to_owned(),
+                status: other.to_owned(),
+            }
+            .into()),
+        }
+    }
+
+    /// Mark a failed execution as running again, its `redrive_count`th redrive.
+    pub(crate) fn execution_redriven(
+        &self,
+        execution_id: &str,
+        redrive_count: i64,
+    ) -> Result<(), LocalError> {
+        self.audit(
+            "audit/execution_redriven",
+            &[
+                ("execution_id", text(execution_id)),
+                ("redrive_count", Value::Int(redrive_count)),
+            ],
+        )
+    }
+
     /// The most recent failed or aborted daily execution whose day has not
     /// succeeded since.
-    pub fn latest_unresolved_failure(&self) -> Result<Option<String>> {
+    pub fn latest_unresolved_failure(&self) -> Result<Option<String>, LocalError> {
         #[derive(Deserialize)]
         struct Failed {
             execution_id: String,
@@ -353,7 +418,7 @@ impl Pipeline {
     }
 
     /// An execution as the run history holds it.
-    fn execution(&self, execution_id: &str) -> Result<Option<ExecutionRow>> {
+    fn execution(&self, execution_id: &str) -> Result<Option<ExecutionRow>, LocalError> {
         Ok(self
             .query_as::<ExecutionRow>(
                 "audit/execution_lookup",
@@ -364,14 +429,19 @@ impl Pipeline {
     }
 
     /// Run (or resume) one execution and record its states and its end.
-    fn execute(&self, run: Resume, clock: &dyn Clock, handler: &dyn TaskHandler) -> Result<DayRun> {
+    fn execute(
+        &self,
+        run: Resume,
+        clock: &dyn Clock,
+        handler: &dyn TaskHandler,
+    ) -> Result<DayRun, LocalError> {
         // A range (started or redriven) runs on every core within 2 GB.
         let scope = if run.days.count() > 1 {
             Scope::Range
         } else {
             Scope::Day
         };
-        self.wh.borrow_mut().size_for(scope)?;
+        self.warehouse().size_for(scope)?;
         let recorder = Recorder {
             records: RefCell::new(vec![]),
         };
@@ -413,7 +483,7 @@ impl Pipeline {
         ];
         let state_run = sql::file("audit/state_run")?;
         let execution_ended = sql::file("audit/execution_ended")?;
-        in_transaction(&mut *self.wh.borrow_mut(), |wh| {
+        in_transaction(&mut *self.warehouse(), |wh| {
             for (i, r) in records.iter().enumerate() {
                 wh.execute(
                     state_run,
@@ -422,7 +492,7 @@ impl Pipeline {
             }
             wh.execute(execution_ended, &ended)
         })
-        .with_context(|| {
+        .map_err(|cause| {
             // The warehouse could not be written (a full disk): say what the
             // execution did; it reads as ABORTED, and `ovom redrive` resumes
             // it once the warehouse can be written again.
@@ -435,10 +505,12 @@ impl Pipeline {
                     f.cause
                 ),
             };
-            format!(
-                "execution {} for {} {outcome}, but recording its end failed; it reads as ABORTED (`ovom redrive {}` once the warehouse can be written)",
-                run.execution_id, run.days, run.execution_id
-            )
+            LocalError::EndNotRecorded {
+                execution_id: run.execution_id.clone(),
+                days: run.days,
+                outcome,
+                cause: Box::new(cause),
+            }
         })?;
         Ok(DayRun {
             execution_id: run.execution_id,
@@ -458,7 +530,7 @@ impl Pipeline {
         input: &serde_json::Value,
         parent: Option<&str>,
         clock: &dyn Clock,
-    ) -> Result<()> {
+    ) -> Result<(), LocalError> {
         self.audit(
             "audit/execution_started",
             &[
@@ -483,12 +555,15 @@ impl Pipeline {
 
     /// The data root, as an absolute path when it exists.
     pub fn data_root(&self) -> std::path::PathBuf {
-        let root = self.store.root();
+        let root = self.store().root();
         root.canonicalize().unwrap_or_else(|_| root.to_path_buf())
     }
 
     /// The data root an execution read, when it was recorded.
-    pub fn recorded_data_root(&self, execution_id: &str) -> Result<Option<std::path::PathBuf>> {
+    pub fn recorded_data_root(
+        &self,
+        execution_id: &str,
+    ) -> Result<Option<std::path::PathBuf>, LocalError> {
         Ok(self
             .execution(execution_id)?
             .and_then(|r| r.data_root)
@@ -501,7 +576,7 @@ impl Pipeline {
         execution_id: &str,
         failure: Option<(&str, &str, &str)>,
         clock: &dyn Clock,
-    ) -> Result<()> {
+    ) -> Result<(), LocalError> {
         let (status, state, error, cause) = match failure {
             None => ("SUCCEEDED", Value::Null, Value::Null, Value::Null),
             Some((s, e, c)) => ("FAILED", text(s), text(e), text(c)),
@@ -519,6 +594,28 @@ impl Pipeline {
         )
     }
 
+    /// End an execution its caller stopped (a backfill between two days):
+    /// ABORTED, as Step Functions' StopExecution leaves one; a redrive
+    /// resumes it.
+    pub(crate) fn execution_aborted(
+        &self,
+        execution_id: &str,
+        cause: &str,
+        clock: &dyn Clock,
+    ) -> Result<(), LocalError> {
+        self.audit(
+            "audit/execution_ended",
+            &[
+                ("execution_id", text(execution_id)),
+                ("status", text("ABORTED")),
+                ("finished_at", Value::Timestamp(clock.now().naive_utc())),
+                ("failed_state", Value::Null),
+                ("error", text("States.Aborted")),
+                ("cause", text(cause)),
+            ],
+        )
+    }
+
     /// `{prefix}-…-{n}` with n one more than the executions of `machine` on
     /// `day` (or with no day).
     pub(crate) fn next_execution_id(
@@ -526,7 +623,7 @@ impl Pipeline {
         machine: &str,
         day: Option<LogicalDate>,
         name: impl Fn(i64) -> String,
-    ) -> Result<String> {
+    ) -> Result<String, LocalError> {
         let n = self.count(
             "audit/execution_count",
             &[
@@ -546,7 +643,7 @@ impl Pipeline {
         &self,
         run: &Resume,
         state: &str,
-    ) -> Result<BTreeMap<usize, serde_json::Value>> {
+    ) -> Result<BTreeMap<usize, serde_json::Value>, LocalError> {
         /// `audit/branch_runs`'s rows.
         #[derive(Deserialize)]
         struct BranchRun {
@@ -587,7 +684,7 @@ impl Pipeline {
     }
 
     /// A local SQL query's one count, its column `n`.
-    fn count(&self, name: &str, params: &[Param]) -> Result<i64> {
+    fn count(&self, name: &str, params: &[Param]) -> Result<i64, LocalError> {
         #[derive(Deserialize)]
         struct Count {
             n: i64,
@@ -603,29 +700,29 @@ impl Pipeline {
         &self,
         name: &str,
         params: &[Param],
-    ) -> Result<Vec<T>> {
+    ) -> Result<Vec<T>, LocalError> {
         let text = sql::file(name)?;
-        Ok(self.wh.borrow_mut().query_table(text, params)?.read()?)
+        Ok(self.warehouse().query_table(text, params)?.read()?)
     }
 
-    fn audit(&self, name: &str, params: &[Param]) -> Result<()> {
+    fn audit(&self, name: &str, params: &[Param]) -> Result<(), LocalError> {
         let text = sql::file(name)?;
-        self.wh.borrow_mut().execute(text, params)?;
+        self.warehouse().execute(text, params)?;
         Ok(())
     }
 }
 
 /// `audit/execution_lookup`'s row: an execution as the run history holds it.
 #[derive(Deserialize)]
-struct ExecutionRow {
-    state_machine: String,
-    logical_date: Option<LogicalDate>,
-    through: Option<LogicalDate>,
-    input: String,
-    status: String,
-    failed_state: Option<String>,
-    redrive_count: i64,
-    data_root: Option<String>,
+pub(crate) struct ExecutionRow {
+    pub state_machine: String,
+    pub logical_date: Option<LogicalDate>,
+    pub through: Option<LogicalDate>,
+    pub input: String,
+    pub status: String,
+    pub failed_state: Option<String>,
+    pub redrive_count: i64,
+    pub data_root: Option<String>,
 }
 
 /// Where an execution starts or resumes.
@@ -681,7 +778,7 @@ fn text(s: &str) -> Value {
     Value::Text(s.to_owned())
 }
 
-impl TaskHandler for Pipeline {
+impl TaskHandler for Tasks {
     fn invoke(
         &self,
         resource: &str,
@@ -737,7 +834,6 @@ impl TaskHandler for LaterDays<'_> {
         let opts = BackfillOptions {
             from: b.from,
             to: b.to,
-            force: true,
             run: RunOptions {
                 strict: b.strict,
                 dim_mode: b.dim_mode,
@@ -753,7 +849,7 @@ impl TaskHandler for LaterDays<'_> {
             self.tasks,
             |_| Ok(()),
         )
-        .map_err(|e| failed(format!("{e:#}")))?;
+        .map_err(|e| failed(e.to_string()))?;
         if let Some(f) = outcome.failed {
             return Err(failed(format!(
                 "backfill {} of the later days {} … {} failed: {}",

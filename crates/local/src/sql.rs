@@ -5,7 +5,7 @@
 //! * `schema/`: the run history's tables, created when `ovom` opens the
 //!   warehouse for writing (never on Redshift);
 //! * `audit/`: what the runtime records and reads back (start, end, state
-//!   runs, redrive, the backfill's skips);
+//!   runs, redrive, the days a backfill loaded);
 //! * `reports/`: `ovom run`'s summary and `ovom report`'s page.
 
 use ovom_core::sql::{Library, Sql};
@@ -21,6 +21,10 @@ static FILES: &[(&str, &str)] = &[
     (
         "audit/add_new_columns",
         include_str!("../sql/audit/add_new_columns.sql"),
+    ),
+    (
+        "audit/backfill_loaded_days",
+        include_str!("../sql/audit/backfill_loaded_days.sql"),
     ),
     (
         "audit/branch_runs",
@@ -73,10 +77,6 @@ static FILES: &[(&str, &str)] = &[
     (
         "audit/state_run_count",
         include_str!("../sql/audit/state_run_count.sql"),
-    ),
-    (
-        "audit/succeeded_days",
-        include_str!("../sql/audit/succeeded_days.sql"),
     ),
     (
         "reports/report_day_states",

@@ -4,11 +4,12 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use anyhow::{anyhow, bail, Result};
 use ovom_core::ports::Warehouse;
 use ovom_core::sql::{self, Dialect};
 use ovom_core::TaskError;
 use ovom_duckdb::DuckWarehouse;
+
+use crate::error::{LocalError, Refusal};
 
 /// What a command does with the warehouse file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +29,7 @@ pub fn check_ovom_warehouse(
     wh: &mut DuckWarehouse,
     path: Option<&Path>,
     access: Access,
-) -> Result<()> {
+) -> Result<(), LocalError> {
     let ours = ovom_tables()?;
     #[derive(serde::Deserialize)]
     struct Table {
@@ -44,26 +45,28 @@ pub fn check_ovom_warehouse(
     if tables.is_empty() {
         return match access {
             Access::Write => Ok(()),
-            Access::Read => {
-                bail!("{shown} is not an ovom warehouse: it holds no table (`ovom run` builds one)")
-            }
+            Access::Read => Err(Refusal::EmptyFile { shown }.into()),
         };
     }
     if tables.iter().any(|t| ours.contains(t)) {
         return Ok(());
     }
     let listed: Vec<&str> = tables.iter().take(5).map(String::as_str).collect();
-    bail!(
-        "{shown} is not an ovom warehouse: it holds {} table{} ({}{}) and none of ovom's (fact_bloodtest, executions, …); nothing was changed (choose another --warehouse)",
-        tables.len(),
-        if tables.len() == 1 { "" } else { "s" },
-        listed.join(", "),
-        if tables.len() > listed.len() { ", …" } else { "" },
-    )
+    let more = if tables.len() > listed.len() {
+        ", …"
+    } else {
+        ""
+    };
+    Err(Refusal::ForeignFile {
+        shown,
+        count: tables.len(),
+        listed: format!("{}{more}", listed.join(", ")),
+    }
+    .into())
 }
 
 /// The tables the schema files create, by name.
-fn ovom_tables() -> Result<BTreeSet<String>> {
+fn ovom_tables() -> Result<BTreeSet<String>, TaskError> {
     let mut names = BTreeSet::new();
     for ddl in sql::schema(Dialect::DuckDb)?
         .into_iter()
@@ -81,12 +84,14 @@ fn ovom_tables() -> Result<BTreeSet<String>> {
 
 /// Why a warehouse file could not be opened; a file another process holds
 /// is said to be in use (DuckDB lets one process write it at a time).
-pub fn open_error(warehouse: &Path, e: TaskError) -> anyhow::Error {
+pub fn open_error(warehouse: &Path, e: TaskError) -> LocalError {
+    let path = warehouse.to_path_buf();
     match e {
-        TaskError::WarehouseBusy(detail) => anyhow!(
-            "the warehouse {} is in use by another ovom process: wait for it to finish, then run this command again ({detail})",
-            warehouse.display()
-        ),
-        e => anyhow::Error::new(e).context(format!("opening the warehouse {}", warehouse.display())),
+        TaskError::WarehouseBusy(detail) => Refusal::InUse { path, detail },
+        cause => Refusal::CannotOpen {
+            path,
+            cause: Box::new(cause),
+        },
     }
+    .into()
 }

@@ -393,7 +393,7 @@ fn binds_each_used_name_once_and_inlines_values_without_data() {
 fn placeholders_are_the_ones_the_core_sees_in_every_sql_file() {
     let mut checked = 0;
     for (name, text) in sql::files() {
-        for stmt in sql::statements(&text) {
+        for stmt in sql::statements(text) {
             let mine: Vec<&str> = placeholders(stmt)
                 .into_iter()
                 .map(|(s, e)| &stmt[s + 1..e])
