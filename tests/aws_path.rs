@@ -4,6 +4,7 @@
 //! equal the embedded warehouse's, day by day and as a range.
 
 use ovom_awspath::{input, AwsPath};
+use ovom_core::params::{BackfillInput, Days};
 use ovom_local::pipeline::Pipeline;
 use serde_json::json;
 
@@ -145,6 +146,39 @@ fn dirty_days_day_by_day_and_as_a_range_leave_the_embedded_warehouses_tables() {
     let range = started(&data);
     run_ok(&range, "range", input(&days[0], Some(days.last().unwrap())));
     assert_tables_equal(&aws_tables(&range), &expected, "as one range");
+}
+
+#[test]
+fn a_backfill_in_chunks_of_a_week_leaves_the_tables_of_a_day_by_day_one() {
+    let (data, days) = dirty_weeks();
+    let embedded = pipeline(data.path());
+    for d in &days {
+        super::support::run_ok(&embedded, d);
+    }
+    let expected = duck_tables(&embedded);
+    for per in [7, 1] {
+        let path = started(&data);
+        let input = BackfillInput {
+            days_per_execution: Some(per),
+            ..BackfillInput::new(Days {
+                first: day(&days[0]),
+                last: day(days.last().unwrap()),
+            })
+        };
+        let range = path
+            .backfill(&format!("backfill-{per}"), &input)
+            .unwrap_or_else(|f| panic!("{f}\nData API server log:\n{}", path.dataapi.log_text()));
+        assert_eq!(
+            (range.days, range.executions),
+            (21, 21 / per as usize),
+            "{range:?}"
+        );
+        assert_tables_equal(
+            &aws_tables(&path),
+            &expected,
+            &format!("a backfill of {per} day(s) per execution"),
+        );
+    }
 }
 
 #[test]

@@ -1,7 +1,8 @@
-//! `ovom backfill`: a range of days in order, every day each time (as a new
-//! execution of the backfill state machine), resumed after a failure or an
-//! interruption by a redrive at the first day it did not load, with exactly
-//! a clean run's result.
+//! `ovom backfill`: a range of days in order, in chunks of consecutive days
+//! (one execution each), every chunk each time (as a new execution of the
+//! backfill state machine), resumed after a failure or an interruption by a
+//! redrive at the first chunk it did not load, with exactly a clean run's
+//! result whatever the chunk size.
 
 use std::time::{Duration, Instant};
 
@@ -10,16 +11,36 @@ use ovom_local::pipeline::{Pipeline, RunOptions};
 
 use crate::support::*;
 
-fn opts(from: &str, to: &str) -> BackfillOptions {
+/// A backfill's options: `per` days per execution (`None`: the default, a
+/// month).
+fn opts(from: &str, to: &str, per: Option<u32>) -> BackfillOptions {
     BackfillOptions {
         from: day(from),
         to: day(to),
+        days_per_execution: per,
         run: RunOptions::default(),
     }
 }
 
 fn run_range(p: &Pipeline, from: &str, to: &str) -> ovom_local::backfill::BackfillOutcome {
-    backfill(p, opts(from, to), None, &clock(), p.tasks(), |_| Ok(())).unwrap()
+    run_chunked(p, from, to, None)
+}
+
+fn run_chunked(
+    p: &Pipeline,
+    from: &str,
+    to: &str,
+    per: Option<u32>,
+) -> ovom_local::backfill::BackfillOutcome {
+    backfill(
+        p,
+        opts(from, to, per),
+        None,
+        &clock(),
+        p.tasks(),
+        |_| Ok(()),
+    )
+    .unwrap()
 }
 
 fn resume(p: &Pipeline, execution_id: &str) -> ovom_local::backfill::BackfillOutcome {
@@ -36,14 +57,17 @@ fn a_31_day_backfill_loads_exactly_the_contracts_result_for_those_days_and_again
     // The backfill reads the whole data root but runs only January.
     let p = pipeline(all.path());
     let first = run_range(&p, "2025-01-01", "2025-01-31");
-    assert_eq!((first.days, first.ran, first.loaded), (31, 31, 0));
+    assert_eq!(
+        (first.days, first.executions, first.ran, first.loaded),
+        (31, 1, 1, 0)
+    );
     assert!(first.failed.is_none());
     crate::pipeline::assert_matches_reference(&p, january.path());
     let once = fingerprints(&p);
 
     // Run again: every day runs again, replaces itself, and nothing changes.
     let again = run_range(&p, "2025-01-01", "2025-01-31");
-    assert_eq!((again.ran, again.loaded), (31, 0));
+    assert_eq!((again.ran, again.loaded), (1, 0));
     assert_eq!(fingerprints(&p), once);
     // A backfill that succeeded has nothing to redrive.
     let err = redrive(&p, &again.execution_id, &clock(), p.tasks(), |_| Ok(()))
@@ -66,12 +90,13 @@ fn a_31_day_backfill_loads_exactly_the_contracts_result_for_those_days_and_again
         ]
     );
     assert_eq!(
-        scalar(&p, "SELECT COUNT(*) FROM executions WHERE parent_execution_id = 'backfill-20250101-20250131-1'"),
-        31
+        rows(&p, "SELECT execution_id FROM executions WHERE parent_execution_id = 'backfill-20250101-20250131-1'"),
+        vec![vec!["pipeline-20250101-20250131-1".to_owned()]]
     );
-    // The fact's run id is the daily execution that loaded the row.
+    // The fact's run id is the daily execution that loaded the row: one
+    // whose days include the row's.
     assert_eq!(
-        scalar(&p, "SELECT COUNT(*) FROM fact_bloodtest AS f LEFT JOIN executions AS e ON e.execution_id = f.run_id WHERE e.logical_date IS DISTINCT FROM f.logical_date"),
+        scalar(&p, "SELECT COUNT(*) FROM fact_bloodtest AS f WHERE NOT EXISTS (SELECT 1 FROM execution_days AS d WHERE d.execution_id = f.run_id AND d.day = f.logical_date)"),
         0
     );
 }
@@ -87,7 +112,7 @@ fn a_backfill_stopped_between_days_is_aborted_and_its_redrive_resumes_where_it_s
     let mut seen = 0;
     let stopped = backfill(
         &p,
-        opts("2025-02-01", "2025-02-20"),
+        opts("2025-02-01", "2025-02-20", Some(1)),
         None,
         &clock(),
         p.tasks(),
@@ -129,7 +154,15 @@ fn a_backfill_stopped_between_days_is_aborted_and_its_redrive_resumes_where_it_s
 fn a_killed_backfill_process_is_resumed_by_redriving_it() {
     let dir = tempfile::tempdir().unwrap();
     generate(&dir.path().join("data"), 700, 7000);
-    let args = ["backfill", "--from", "2025-03-01", "--to", "2025-04-30"];
+    let args = [
+        "backfill",
+        "--from",
+        "2025-03-01",
+        "--to",
+        "2025-04-30",
+        "--days-per-execution",
+        "1",
+    ];
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ovom"))
         .args(args)
         .current_dir(dir.path())
@@ -185,7 +218,7 @@ fn a_backfill_stops_at_the_first_failed_day_and_its_redrive_resumes_from_it() {
     let mut days = vec![];
     let stopped = backfill(
         &p,
-        opts("2025-05-01", "2025-05-05"),
+        opts("2025-05-01", "2025-05-05", Some(1)),
         None,
         &clock(),
         &fault,
@@ -244,5 +277,36 @@ fn backfill_refuses_a_reversed_or_absurd_range_before_touching_the_warehouse() {
         assert_eq!(out.status.code(), Some(2), "{from} {to}: {err}");
         assert!(err.contains(needle), "{from} {to}: {err}");
     }
+    for (extra, needle) in [
+        (&["--days-per-execution", "0"][..], "from 1 to 3000, not 0"),
+        (
+            &["--dim-mode", "append", "--days-per-execution", "7"][..],
+            "one day per execution",
+        ),
+    ] {
+        let mut args = vec!["backfill", "--from", "2025-01-01", "--to", "2025-01-31"];
+        args.extend_from_slice(extra);
+        let out = ovom_cmd(dir.path(), &args);
+        let shown = extra.join(" ");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{shown}: {err}");
+        assert!(err.contains(needle), "{shown}: {err}");
+    }
     assert!(!dir.path().join("ovom.duckdb").exists());
+}
+
+#[test]
+fn a_dirty_years_backfill_leaves_the_same_tables_in_chunks_of_a_month_a_week_or_a_day() {
+    let data = dirty_year();
+    let by_month = pipeline(data.path());
+    let months = run_chunked(&by_month, "2025-01-01", "2025-12-31", None);
+    assert_eq!((months.days, months.executions, months.ran), (365, 12, 12));
+    let expected = fingerprints(&by_month);
+    for per in [7, 1] {
+        let p = pipeline(data.path());
+        let outcome = run_chunked(&p, "2025-01-01", "2025-12-31", Some(per));
+        assert_eq!(outcome.executions, 365usize.div_ceil(per as usize));
+        assert_eq!(fingerprints(&p), expected, "{per} day(s) per execution");
+    }
+    crate::pipeline::assert_matches_reference(&by_month, data.path());
 }

@@ -109,7 +109,10 @@ fn ovom_run_in_an_empty_folder_builds_the_warehouse_the_contract_describes_and_a
     );
     let text = stdout(&backfill);
     assert!(backfill.status.success(), "{text}");
-    assert!(text.contains(": 365 days, 365 run\n"), "{text}");
+    assert!(
+        text.contains(": 365 days in 12 executions, 12 run\n"),
+        "{text}"
+    );
     let p =
         ovom_local::pipeline::Pipeline::open(&dir.path().join("backfill.duckdb"), &data).unwrap();
     assert_eq!(fingerprints(&p), once);

@@ -854,7 +854,7 @@ const BACKFILL_ARN: &str =
     "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-backfill";
 
 #[test]
-fn the_backfill_runs_the_daily_state_machine_one_day_at_a_time() {
+fn the_backfill_runs_the_daily_state_machine_one_chunk_of_days_at_a_time() {
     let (machine, text, subs) = backfill();
     // Its one placeholder is the daily state machine, which has a name the
     // backfill's role can name its executions by.
@@ -906,15 +906,15 @@ fn the_backfill_runs_the_daily_state_machine_one_day_at_a_time() {
     assert_eq!(fail["Type"], "Fail");
     assert_eq!(fail["CausePath"], "$.problem");
 
-    // ... and the dates run one at a time, in order, the first failed day
-    // failing the Map (an Inline Map has no tolerated failures) and the
-    // backfill at the Map, where a redrive resumes.
+    // ... and the chunks run one at a time, in order, the first failed
+    // chunk failing the Map (an Inline Map has no tolerated failures) and
+    // the backfill at the Map, where a redrive resumes.
     let days = &states[check["Default"].as_str().unwrap()];
     assert_eq!(days["Type"], "Map");
-    assert_eq!(days["ItemsPath"], "$.dates");
+    assert_eq!(days["ItemsPath"], "$.chunks");
     assert_eq!(
         days["MaxConcurrency"], 1,
-        "one day at a time, in date order"
+        "one chunk at a time, in date order"
     );
     assert!(
         matches!(
@@ -944,7 +944,8 @@ fn the_backfill_runs_the_daily_state_machine_one_day_at_a_time() {
     assert_eq!(
         days["ItemSelector"],
         json!({
-            "logical_date.$": "$$.Map.Item.Value",
+            "logical_date.$": "$$.Map.Item.Value.from",
+            "through.$": "$$.Map.Item.Value.through",
             "last_day.$": "$.range.to",
             "dim_mode.$": "$.range.dim_mode",
             "strict.$": "$.range.strict",
@@ -952,21 +953,22 @@ fn the_backfill_runs_the_daily_state_machine_one_day_at_a_time() {
         })
     );
 
-    // Each day: a nested execution of the daily state machine, awaited;
-    // only the last day may run the days after the range again.
+    // Each chunk: a nested execution of the daily state machine over its
+    // days, awaited; only the last chunk may run the days after the range
+    // again.
     let processor = &days["ItemProcessor"];
     let inner = all_states(processor);
     let first = &inner[processor["StartAt"].as_str().unwrap()];
     assert_eq!(first["Type"], "Choice");
     assert_eq!(
         first["Choices"],
-        json!([{"Variable": "$.logical_date", "StringEqualsPath": "$.last_day", "Next": "LoadLastDay"}])
+        json!([{"Variable": "$.through", "StringEqualsPath": "$.last_day", "Next": "LoadLastChunk"}])
     );
-    assert_eq!(first["Default"], "LoadDay");
+    assert_eq!(first["Default"], "LoadChunk");
     for (name, rerun) in [
-        ("LoadDay", json!({"rerun_later_days": false})),
+        ("LoadChunk", json!({"rerun_later_days": false})),
         (
-            "LoadLastDay",
+            "LoadLastChunk",
             json!({"rerun_later_days.$": "$.rerun_later_days"}),
         ),
     ] {
@@ -976,6 +978,7 @@ fn the_backfill_runs_the_daily_state_machine_one_day_at_a_time() {
         assert_eq!(day["Parameters"]["StateMachineArn"], "${PipelineArn}");
         let mut input = json!({
             "logical_date.$": "$.logical_date",
+            "through.$": "$.through",
             "dim_mode.$": "$.dim_mode",
             "strict.$": "$.strict",
             "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id"
@@ -991,7 +994,7 @@ fn the_backfill_runs_the_daily_state_machine_one_day_at_a_time() {
     assert_eq!(
         states.values().filter(|s| s["Type"] == "Task").count(),
         2,
-        "the backfill does nothing but start days"
+        "the backfill does nothing but start chunks of days"
     );
 }
 
@@ -1000,9 +1003,9 @@ fn a_day_the_backfill_starts_loads_as_a_day_started_by_hand() {
     // The input the backfill's task builds from an iteration's item ...
     let (machine, _, _) = backfill();
     let states = all_states(&machine);
-    let day = &states["LoadDay"];
+    let day = &states["LoadChunk"];
     assert_eq!(day["Resource"], NESTED_START);
-    let item = json!({"logical_date": "2025-03-14", "last_day": "2025-03-15", "dim_mode": "append", "strict": true, "rerun_later_days": true});
+    let item = json!({"logical_date": "2025-03-14", "through": "2025-03-14", "last_day": "2025-03-15", "dim_mode": "append", "strict": true, "rerun_later_days": true});
     let selected: BTreeSet<String> = states
         .values()
         .filter_map(|s| s["ItemSelector"].as_object())
@@ -1049,7 +1052,7 @@ fn a_day_the_backfill_starts_loads_as_a_day_started_by_hand() {
         calls: RefCell::new(vec![]),
     };
     let daily = load_definition(DEFINITION).unwrap();
-    let name = "backfill-2025-03-14-6f1c2d2e-0b7a-4c1e-9a3e-2f4b5c6d7e8f";
+    let name = "backfill-2025-03-14-2025-03-14-6f1c2d2e-0b7a-4c1e-9a3e-2f4b5c6d7e8f";
     let out = Executor::new(&daily, &tasks, &clock(), &NoopObserver)
         .with_execution_name(name)
         .run(Value::Object(input))

@@ -74,11 +74,10 @@ fn run_days(p: &Pipeline, days: &[String]) {
     }
 }
 
-fn daily_runs(p: &Pipeline) -> i64 {
-    scalar(
-        p,
-        "SELECT COUNT(*) FROM executions WHERE state_machine = 'pipeline'",
-    )
+/// The days the daily executions have loaded, each execution's days once
+/// (a backfill runs the later days as range executions).
+fn daily_days(p: &Pipeline) -> i64 {
+    scalar(p, "SELECT COUNT(*) FROM execution_days")
 }
 
 #[test]
@@ -114,7 +113,7 @@ fn a_day_whose_files_landed_late_runs_the_later_days_again_to_a_clean_runs_wareh
     );
 
     // The late day loaded again: its execution runs the later days after it.
-    let before = daily_runs(&p);
+    let before = daily_days(&p);
     let run = p
         .run_day(day(LATE), RunOptions::default(), &clock())
         .unwrap();
@@ -126,9 +125,10 @@ fn a_day_whose_files_landed_late_runs_the_later_days_again_to_a_clean_runs_wareh
     assert_eq!(out["later_days"]["range"]["from"], next.as_str());
     assert_eq!(out["later_days"]["range"]["days"], later as i64);
     assert_eq!(fingerprints(&p), clean);
-    // One execution for the late day, one for each later day, started by a
-    // backfill that names the late day's execution as its parent.
-    assert_eq!(daily_runs(&p) - before, 1 + later as i64);
+    // The late day once, then each later day once, by executions a backfill
+    // started (a month per execution), which names the late day's
+    // execution as its parent.
+    assert_eq!(daily_days(&p) - before, 1 + later as i64);
     let parent = rows(
         &p,
         "SELECT parent_execution_id, input FROM executions WHERE state_machine = 'backfill'",
@@ -138,7 +138,7 @@ fn a_day_whose_files_landed_late_runs_the_later_days_again_to_a_clean_runs_wareh
     assert!(parent[0][1].contains(next.as_str()), "{:?}", parent[0]);
     let children = scalar(
         &p,
-        "SELECT COUNT(*) FROM executions e JOIN executions b ON e.parent_execution_id = b.execution_id WHERE b.state_machine = 'backfill'",
+        "SELECT COUNT(*) FROM execution_days e JOIN executions b ON e.parent_execution_id = b.execution_id WHERE b.state_machine = 'backfill'",
     );
     assert_eq!(children, later as i64);
 
@@ -172,12 +172,13 @@ fn a_redriven_day_and_a_backfill_of_the_past_run_the_later_days_again() {
 
     // A backfill of the first ten days, forced, on the loaded month: only
     // its last day runs the later days again, once.
-    let before = daily_runs(&p);
+    let before = daily_days(&p);
     let outcome = backfill(
         &p,
         BackfillOptions {
             from: day(&days[0]),
             to: day(LATE),
+            days_per_execution: Some(1),
             run: RunOptions::default(),
         },
         None,
@@ -187,7 +188,7 @@ fn a_redriven_day_and_a_backfill_of_the_past_run_the_later_days_again() {
     )
     .unwrap();
     assert!(outcome.failed.is_none());
-    assert_eq!(daily_runs(&p) - before, days.len() as i64);
+    assert_eq!(daily_days(&p) - before, days.len() as i64);
     assert_eq!(fingerprints(&p), clean, "after the backfill");
 
     // A failure among the later days fails the late day's execution at the

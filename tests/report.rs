@@ -181,6 +181,7 @@ fn the_report_of_a_year_with_failures_renders_in_chromium_with_its_figures() {
         BackfillOptions {
             from: bf_from,
             to: bf_to,
+            days_per_execution: Some(1),
             run: leave,
         },
         None,

@@ -104,14 +104,42 @@ const plus = (date, days) => iso(Date.parse(`${date}T00:00:00Z`) + days * DAY_MS
 
 let passed = 0;
 
+// The days a list of chunks covers, each chunk checked: consecutive days,
+// none longer than `size`, only the last shorter.
+function daysOf(chunks, size, name) {
+    const days = [];
+    chunks.forEach(({ from, through }, i) => {
+        const n = (Date.parse(`${through}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS + 1;
+        assert.ok(n >= 1 && n <= size, `${name}: chunk ${i} (${from} … ${through}) has ${n} days`);
+        if (i < chunks.length - 1) {
+            assert.equal(n, size, `${name}: chunk ${i} is short but not the last`);
+        }
+        for (let k = 0; k < n; k += 1) {
+            days.push(plus(from, k));
+        }
+    });
+    return days;
+}
+
 async function loads(input, dates, range = {}) {
     const out = await readRangeOf(input);
     const name = JSON.stringify(input);
     assert.equal(out.problem, null, `${name}: ${out.problem}`);
-    assert.deepEqual(out.dates, dates, name);
+    const size = out.range.days_per_execution;
+    assert.deepEqual(daysOf(out.chunks, size, name), dates, name);
     assert.deepEqual(
         out.range,
-        { from: input.from, to: input.to, days: dates.length, dim_mode: "merge", strict: false, rerun_later_days: true, ...range },
+        {
+            from: input.from,
+            to: input.to,
+            days: dates.length,
+            days_per_execution: 31,
+            executions: Math.ceil(dates.length / size),
+            dim_mode: "merge",
+            strict: false,
+            rerun_later_days: true,
+            ...range,
+        },
         name,
     );
     passed += 1;
@@ -123,7 +151,7 @@ async function refuses(input, problem) {
     const name = JSON.stringify(input);
     assert.equal(typeof out.problem, "string", `${name} should be refused`);
     assert.match(out.problem, problem, name);
-    assert.deepEqual(out.dates, [], `${name}: nothing to load`);
+    assert.deepEqual(out.chunks, [], `${name}: nothing to load`);
     passed += 1;
 }
 
@@ -150,18 +178,45 @@ function consecutive(dates, from, count) {
     for (const [year, count] of [[2025, 365], [2024, 366]]) {
         const out = await readRangeOf({ from: `${year}-01-01`, to: `${year}-12-31` });
         assert.equal(out.problem, null);
-        consecutive(out.dates, `${year}-01-01`, count);
-        assert.equal(out.dates[count - 1], `${year}-12-31`);
-        assert.equal(new Set(out.dates).size, count);
+        const days = daysOf(out.chunks, 31, String(year));
+        consecutive(days, `${year}-01-01`, count);
+        assert.equal(days[count - 1], `${year}-12-31`);
+        assert.equal(new Set(days).size, count);
         assert.equal(out.range.days, count);
+        // A dozen executions: eleven of 31 days, the last of the rest.
+        assert.equal(out.chunks.length, 12);
+        assert.equal(out.range.executions, 12);
+        assert.deepEqual(out.chunks[0], { from: `${year}-01-01`, through: `${year}-01-31` });
+        assert.deepEqual(out.chunks[1], { from: `${year}-02-01`, through: year === 2024 ? "2024-03-02" : "2025-03-03" });
+        assert.deepEqual(out.chunks[11], { from: plus(`${year}-01-01`, 341), through: `${year}-12-31` });
         passed += 1;
     }
 
+    // The chunk size: day by day, a week, one chunk for the whole range; and
+    // append, one day at a time by default.
+    const week = await loads({ from: "2025-03-01", to: "2025-03-10", days_per_execution: 7 },
+        ["2025-03-01", "2025-03-02", "2025-03-03", "2025-03-04", "2025-03-05", "2025-03-06", "2025-03-07", "2025-03-08", "2025-03-09", "2025-03-10"],
+        { days_per_execution: 7, executions: 2 });
+    assert.deepEqual(week.chunks, [{ from: "2025-03-01", through: "2025-03-07" }, { from: "2025-03-08", through: "2025-03-10" }]);
+    const daily = await loads({ from: "2025-03-14", to: "2025-03-16", days_per_execution: 1 },
+        ["2025-03-14", "2025-03-15", "2025-03-16"], { days_per_execution: 1, executions: 3 });
+    assert.deepEqual(daily.chunks.map((c) => c.from), daily.chunks.map((c) => c.through));
+    const whole = await loads({ from: "2025-01-01", to: "2025-12-31", days_per_execution: 3000 },
+        daysOf([{ from: "2025-01-01", through: "2025-12-31" }], 3000, "year"), { days_per_execution: 3000, executions: 1 });
+    assert.deepEqual(whole.chunks, [{ from: "2025-01-01", through: "2025-12-31" }]);
+    await loads({ from: "2025-03-14", to: "2025-03-15", dim_mode: "append" }, ["2025-03-14", "2025-03-15"],
+        { dim_mode: "append", days_per_execution: 1, executions: 2 });
+    await refuses({ from: "2025-03-14", to: "2025-03-15", days_per_execution: 0 }, /^days_per_execution must be a whole number from 1 to 3000, not 0$/);
+    await refuses({ from: "2025-03-14", to: "2025-03-15", days_per_execution: 1.5 }, /^days_per_execution must be a whole number/);
+    await refuses({ from: "2025-03-14", to: "2025-03-15", days_per_execution: "7" }, /^days_per_execution must be a whole number from 1 to 3000, not 7$/);
+    await refuses({ from: "2025-03-14", to: "2025-03-15", days_per_execution: 3001 }, /^days_per_execution must be a whole number/);
+    await refuses({ from: "2025-03-14", to: "2025-03-15", dim_mode: "append", days_per_execution: 7 }, /^append keeps the first version of each key, so it loads one day per execution: days_per_execution must be 1, not 7$/);
+
     // The longest range loads; one day more is refused.
     const last = plus("2015-01-01", MAX_DAYS - 1);
-    const longest = await readRangeOf({ from: "2015-01-01", to: last });
+    const longest = await readRangeOf({ from: "2015-01-01", to: last, days_per_execution: 1 });
     assert.equal(longest.problem, null);
-    consecutive(longest.dates, "2015-01-01", MAX_DAYS);
+    consecutive(daysOf(longest.chunks, 1, "longest"), "2015-01-01", MAX_DAYS);
     passed += 1;
     await refuses({ from: "2015-01-01", to: plus(last, 1) }, new RegExp(`has ${MAX_DAYS + 1} days; a backfill loads at most ${MAX_DAYS}`));
 
@@ -169,7 +224,7 @@ function consecutive(dates, from, count) {
     await loads(
         { from: "2025-03-14", to: "2025-03-15", dim_mode: "append", strict: true },
         ["2025-03-14", "2025-03-15"],
-        { dim_mode: "append", strict: true },
+        { dim_mode: "append", strict: true, days_per_execution: 1, executions: 2 },
     );
     await loads(
         { from: "2025-03-14", to: "2025-03-14", dim_mode: "truncate-insert", strict: false },

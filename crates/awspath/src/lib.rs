@@ -35,8 +35,9 @@ use ovom_aws::redshift::{PollBackoff, RedshiftConfig, RedshiftWarehouse, Target}
 use ovom_aws::s3::{DataRoot, S3Store};
 use ovom_core::handler::{TaskKind, BACKFILL_SUBSTITUTION, NESTED_START};
 use ovom_core::local_dir::LocalDir;
-use ovom_core::params::{self, LogicalDate, NestedStart, Source};
+use ovom_core::params::{self, BackfillInput, LogicalDate, NestedStart, Source};
 use ovom_core::ports::ObjectStore;
+use ovom_core::reports::BackfillRange;
 use serde_json::Value;
 
 pub use servers::{DataApi, Moto, Postgres};
@@ -205,6 +206,48 @@ impl AwsPath {
             .run(input)
     }
 
+    /// Run the backfill state machine's Map as Step Functions runs it: each
+    /// chunk of the range (`BackfillInput::chunks`, as its JSONata cuts
+    /// them) one execution of the daily state machine over the chunk's
+    /// days, in order, named `{name}-{first day}`; the first failed chunk
+    /// fails it. Returns its output, the `range`.
+    pub fn backfill(
+        &self,
+        name: &str,
+        input: &BackfillInput,
+    ) -> Result<BackfillRange, TaskFailure> {
+        self.backfill_with(name, input, &self.lambdas)
+    }
+
+    fn backfill_with(
+        &self,
+        name: &str,
+        b: &BackfillInput,
+        tasks: &dyn TaskHandler,
+    ) -> Result<BackfillRange, TaskFailure> {
+        let failed = |cause: String| TaskFailure::new("States.TaskFailed", cause);
+        for chunk in b.chunks().map_err(|e| failed(e.to_string()))? {
+            // The input the backfill's LoadChunk state gives the daily machine.
+            let chunk_input = serde_json::json!({
+                "logical_date": chunk.first,
+                "through": chunk.last,
+                "dim_mode": b.dim_mode.as_str(),
+                "strict": b.strict,
+                "rerun_later_days": b.reruns_after(chunk),
+                "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": b.started_by,
+            });
+            let name = format!("{name}-{}", chunk.first);
+            self.execute_with(&name, chunk_input, tasks, &NoopObserver)
+                .map_err(|f| {
+                    failed(format!(
+                        "days {chunk} (execution {name}) failed in {}: {}: {}",
+                        f.state, f.error, f.cause
+                    ))
+                })?;
+        }
+        b.output().map_err(|e| failed(e.to_string()))
+    }
+
     /// Run one execution, recording every state it ran.
     pub fn execute_recorded(
         &self,
@@ -243,9 +286,9 @@ impl AwsPath {
 
 /// The task handler of one execution: the backfill state machine that the
 /// daily one starts for the days after a late day runs here as it does on
-/// AWS (each day of its range in order, one daily execution each, only the
-/// last day with the backfill's `rerun_later_days`; the first failed day
-/// fails it); every other resource goes to `tasks`.
+/// AWS (each chunk of its range in order, one daily execution each over the
+/// chunk's days, only the last chunk with the backfill's `rerun_later_days`;
+/// the first failed chunk fails it); every other resource goes to `tasks`.
 struct LaterDays<'a> {
     path: &'a AwsPath,
     tasks: &'a dyn TaskHandler,
@@ -264,26 +307,10 @@ impl TaskHandler for LaterDays<'_> {
                 start.state_machine_arn
             )));
         }
-        let b = &start.input;
-        for day in b.days().map_err(|e| failed(e.to_string()))?.iter() {
-            let day_input = serde_json::json!({
-                "logical_date": day,
-                "dim_mode": b.dim_mode.as_str(),
-                "strict": b.strict,
-                "rerun_later_days": b.reruns_after(day),
-                "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": b.started_by,
-            });
-            let name = format!("{}-{day}", start.name);
-            self.path
-                .execute_with(&name, day_input, self.tasks, &NoopObserver)
-                .map_err(|f| {
-                    failed(format!(
-                        "day {day} (execution {name}) failed in {}: {}: {}",
-                        f.state, f.error, f.cause
-                    ))
-                })?;
-        }
-        let output = b.output().map_err(|e| failed(e.to_string()))?;
+        let output = self
+            .path
+            .backfill_with(&start.name, &start.input, self.tasks)?;
+        let output = serde_json::to_value(output).expect("a backfill's range serialises");
         let arn = BACKFILL_ARN.replace(":stateMachine:", ":execution:");
         Ok(start.succeeded(&format!("{arn}:{}", start.name), output))
     }

@@ -68,8 +68,9 @@ enum Command {
         #[command(flatten)]
         load: LoadArgs,
     },
-    /// Run the daily state machine for every day of a range, in order,
-    /// stopping at the first day that fails (`ovom redrive` resumes it there).
+    /// Run the daily state machine over every day of a range, in chunks of
+    /// consecutive days (one execution each), in order, stopping at the first
+    /// chunk that fails (`ovom redrive` resumes it there).
     Backfill {
         /// First logical day, YYYY-MM-DD.
         #[arg(long, value_parser = DateArg)]
@@ -77,6 +78,11 @@ enum Command {
         /// Last logical day, YYYY-MM-DD (included).
         #[arg(long, value_parser = DateArg)]
         to: LogicalDate,
+        /// Days per execution of the daily state machine, 1 to 3000 (default
+        /// 31, a month; 1 with --dim-mode append). The result is the same
+        /// for any size.
+        #[arg(long)]
+        days_per_execution: Option<u32>,
         #[arg(long, default_value = "data")]
         data: PathBuf,
         #[command(flatten)]
@@ -341,6 +347,7 @@ fn execute(command: Command) -> Result<ExitCode> {
         Command::Backfill {
             from,
             to,
+            days_per_execution,
             data,
             warehouse,
             load,
@@ -349,12 +356,16 @@ fn execute(command: Command) -> Result<ExitCode> {
             let opts = BackfillOptions {
                 from,
                 to,
+                days_per_execution,
                 run: load.options(),
             };
-            let days = ovom_local::backfill::range(opts.from, opts.to)?.len();
+            let days: i64 = ovom_local::backfill::chunks(&opts)?
+                .iter()
+                .map(|c| c.count())
+                .sum();
             ensure_data(&data, false)?;
             let pipeline = Pipeline::open(&warehouse, &data)?;
-            let mut progress = BackfillProgress::new(days);
+            let mut progress = BackfillProgress::new(days as usize);
             let outcome = backfill(
                 &pipeline,
                 opts,
@@ -528,9 +539,10 @@ impl BackfillProgress {
 
     fn day(&mut self, pipeline: &Pipeline, day: Day<'_>) -> Result<(), Stop> {
         match day {
-            Day::Loaded(d) => {
-                self.summary.loaded_before += 1;
-                self.bar.set_message(format!("{d} loaded before"));
+            Day::Loaded(days) => {
+                self.summary.loaded_before += days.count() as usize;
+                self.bar.set_message(format!("{days} loaded before"));
+                self.bar.inc(days.count() as u64);
             }
             Day::Ran(run) => {
                 self.summary.add(run, &mut *pipeline.warehouse())?;
@@ -541,21 +553,23 @@ impl BackfillProgress {
                     self.summary.loaded,
                     self.summary.loaded as f64 / secs
                 ));
+                self.bar.inc(run.days.count() as u64);
             }
         }
-        self.bar.inc(1);
         Ok(())
     }
 
     fn finish(self, outcome: &BackfillOutcome) -> ExitCode {
         self.bar.finish_and_clear();
         println!(
-            "backfill    {}: {} days, {} run{}",
+            "backfill    {}: {} days in {} execution{}, {} run{}",
             outcome.execution_id,
             outcome.days,
+            outcome.executions,
+            if outcome.executions == 1 { "" } else { "s" },
             outcome.ran,
             if outcome.loaded > 0 {
-                format!(", {} loaded before this redrive", outcome.loaded)
+                format!(", {} days loaded before this redrive", outcome.loaded)
             } else {
                 String::new()
             }

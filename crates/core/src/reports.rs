@@ -113,6 +113,9 @@ pub struct BackfillRange {
     pub from: LogicalDate,
     pub to: LogicalDate,
     pub days: i64,
+    pub days_per_execution: u32,
+    /// Executions of the daily state machine: one per chunk.
+    pub executions: usize,
     pub dim_mode: DimMode,
     pub strict: bool,
     pub rerun_later_days: bool,
@@ -250,6 +253,8 @@ mod tests {
                     from: day,
                     to: day,
                     days: 1,
+                    days_per_execution: 31,
+                    executions: 1,
                     dim_mode: DimMode::Merge,
                     strict: false,
                     rerun_later_days: false,

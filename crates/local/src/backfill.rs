@@ -1,19 +1,20 @@
-//! `ovom backfill`: the daily state machine for every day of a range, in
-//! order, as the backfill state machine's Map does on AWS (one day at a
-//! time, stopping at the first day that fails). A backfill is an execution of
+//! `ovom backfill`: the daily state machine over every day of a range, in
+//! chunks of consecutive days ([`BackfillInput::chunks`]), one execution per
+//! chunk, in order, as the backfill state machine's Map does on AWS
+//! (stopping at the first chunk that fails). A backfill is an execution of
 //! its own in the run history; the daily executions it starts name it as
 //! their parent. The rules are the backfill state machine's
 //! (`ARCHITECTURE.md`, "One set of backfill rules"): a backfill runs every
-//! day of its range; a failed or interrupted one is resumed by redriving it
-//! ([`redrive`]), which runs the first day it did not load and every day
-//! after it.
+//! chunk of its range; a failed or interrupted one is resumed by redriving
+//! it ([`redrive`]), which runs the first chunk it did not load and every
+//! chunk after it.
 
 use std::collections::BTreeSet;
 
 use ovom_asl::{Clock, TaskHandler};
-use ovom_core::params::{DimMode, LogicalDate};
+use ovom_core::params::{BackfillInput, Days, LogicalDate};
 use ovom_core::ports::Value;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::error::{LocalError, Refusal};
 use crate::pipeline::{DayRun, Pipeline, RunOptions};
@@ -21,36 +22,42 @@ use crate::pipeline::{DayRun, Pipeline, RunOptions};
 /// The name the run history gives a backfill.
 pub const BACKFILL: &str = "backfill";
 
-/// The longest range one backfill takes, as on AWS: the backfill state
-/// machine refuses more (each day adds events to its execution history,
-/// whose quota is 25,000).
-pub const MAX_DAYS: i64 = 3000;
+/// The longest range one backfill takes, as on AWS.
+pub const MAX_DAYS: i64 = BackfillInput::MAX_DAYS;
 
 #[derive(Debug, Clone, Copy)]
 pub struct BackfillOptions {
     pub from: LogicalDate,
     pub to: LogicalDate,
+    /// Days per execution (by default a month; one with append).
+    pub days_per_execution: Option<u32>,
     pub run: RunOptions,
 }
 
-/// A backfill's input as the run history keeps it: the backfill state
-/// machine's input fields.
-#[derive(Debug, Serialize, Deserialize)]
-struct BackfillInput {
-    from: LogicalDate,
-    to: LogicalDate,
-    dim_mode: DimMode,
-    strict: bool,
-    rerun_later_days: bool,
+impl BackfillOptions {
+    /// The backfill state machine's input: what the run history keeps.
+    fn input(&self) -> BackfillInput {
+        BackfillInput {
+            dim_mode: self.run.dim_mode,
+            strict: self.run.strict,
+            rerun_later_days: !self.run.leave_later_days,
+            days_per_execution: self.days_per_execution,
+            ..BackfillInput::new(Days {
+                first: self.from,
+                last: self.to,
+            })
+        }
+    }
 }
 
 /// Why the caller of a backfill stopped it between two days.
 pub type Stop = Box<dyn std::error::Error + Send + Sync>;
 
-/// What happened to one day of the range.
+/// What happened to one chunk of the range.
 pub enum Day<'a> {
-    /// A redrive: the backfill had loaded it already; not run again.
-    Loaded(LogicalDate),
+    /// A redrive: the backfill had loaded these days already; not run again.
+    Loaded(Days),
+    /// An execution over the chunk's days.
     Ran(&'a DayRun),
 }
 
@@ -58,9 +65,13 @@ pub enum Day<'a> {
 #[derive(Debug, Clone)]
 pub struct BackfillOutcome {
     pub execution_id: String,
+    /// Days in the range.
     pub days: usize,
+    /// Chunks in the range: one execution each.
+    pub executions: usize,
     /// Days a redrive found loaded by the backfill's earlier run.
     pub loaded: usize,
+    /// Executions this run started.
     pub ran: usize,
     /// The daily execution that failed and stopped the backfill.
     pub failed: Option<DayFailure>,
@@ -92,6 +103,13 @@ pub fn range(from: LogicalDate, to: LogicalDate) -> Result<Vec<LogicalDate>, Loc
         .collect()
 }
 
+/// The chunks a backfill with `opts` runs, in order, checked (the range,
+/// the chunk size) before anything is written.
+pub fn chunks(opts: &BackfillOptions) -> Result<Vec<Days>, LocalError> {
+    range(opts.from, opts.to)?;
+    Ok(opts.input().chunks()?)
+}
+
 /// Start a backfill of the range; `each` hears of every day as it ends (a
 /// progress bar, a summary). `parent` is the daily execution that started
 /// the backfill for the days after its own. Only the range's last day runs
@@ -106,7 +124,8 @@ pub fn backfill(
     handler: &dyn TaskHandler,
     each: impl FnMut(Day<'_>) -> Result<(), Stop>,
 ) -> Result<BackfillOutcome, LocalError> {
-    let days = range(opts.from, opts.to)?;
+    let chunks = chunks(&opts)?;
+    let input = opts.input();
     let execution_id = p.next_execution_id(BACKFILL, None, |n| {
         format!(
             "{BACKFILL}-{}-{}-{n}",
@@ -114,16 +133,9 @@ pub fn backfill(
             opts.to.date().format("%Y%m%d")
         )
     })?;
-    let input = BackfillInput {
-        from: opts.from,
-        to: opts.to,
-        dim_mode: opts.run.dim_mode,
-        strict: opts.run.strict,
-        rerun_later_days: !opts.run.leave_later_days,
-    };
-    let input = serde_json::to_value(&input).expect("a backfill input serialises");
-    p.execution_started(&execution_id, BACKFILL, None, &input, parent, clock)?;
-    run_days(p, execution_id, opts, &days, 0, clock, handler, each)
+    let recorded = serde_json::to_value(&input).expect("a backfill input serialises");
+    p.execution_started(&execution_id, BACKFILL, None, &recorded, parent, clock)?;
+    run_chunks(p, execution_id, &input, &chunks, 0, clock, handler, each)
 }
 
 /// Resume a failed (or interrupted) backfill, as Step Functions' redrive of
@@ -142,17 +154,7 @@ pub fn redrive(
             "backfill {execution_id} has an unreadable input: {e}"
         ))
     })?;
-    let opts = BackfillOptions {
-        from: input.from,
-        to: input.to,
-        run: RunOptions {
-            strict: input.strict,
-            dim_mode: input.dim_mode,
-            leave_later_days: !input.rerun_later_days,
-            allow_empty: false,
-        },
-    };
-    let days = range(opts.from, opts.to)?;
+    let chunks = input.chunks()?;
     /// `audit/backfill_loaded_days`'s rows.
     #[derive(Deserialize)]
     struct Loaded {
@@ -166,36 +168,37 @@ pub fn redrive(
         .into_iter()
         .map(|r| r.day)
         .collect();
-    let resume = days
+    let resume = chunks
         .iter()
-        .position(|d| !loaded.contains(d))
-        .unwrap_or(days.len());
+        .position(|c| !c.iter().all(|d| loaded.contains(&d)))
+        .unwrap_or(chunks.len());
     p.execution_redriven(execution_id, row.redrive_count + 1)?;
-    for day in &days[..resume] {
-        if let Err(stop) = each(Day::Loaded(*day)) {
+    for chunk in &chunks[..resume] {
+        if let Err(stop) = each(Day::Loaded(*chunk)) {
             return Err(interrupted(p, execution_id, stop, clock));
         }
     }
-    run_days(
+    let done: i64 = chunks[..resume].iter().map(|c| c.count()).sum();
+    run_chunks(
         p,
         execution_id.to_owned(),
-        opts,
-        &days[resume..],
-        resume,
+        &input,
+        &chunks,
+        done as usize,
         clock,
         handler,
         each,
     )
 }
 
-/// Run `days` (the range's, from the first not yet loaded) in order, then
-/// record the backfill's end.
+/// Run the range's `chunks` that follow its first `loaded` days, in order,
+/// then record the backfill's end.
 #[allow(clippy::too_many_arguments)]
-fn run_days(
+fn run_chunks(
     p: &Pipeline,
     execution_id: String,
-    opts: BackfillOptions,
-    days: &[LogicalDate],
+    input: &BackfillInput,
+    chunks: &[Days],
     loaded: usize,
     clock: &dyn Clock,
     handler: &dyn TaskHandler,
@@ -203,18 +206,26 @@ fn run_days(
 ) -> Result<BackfillOutcome, LocalError> {
     let mut outcome = BackfillOutcome {
         execution_id,
-        days: loaded + days.len(),
+        days: chunks.iter().map(|c| c.count() as usize).sum(),
+        executions: chunks.len(),
         loaded,
         ran: 0,
         failed: None,
     };
     let mut failure = None;
-    for &day in days {
+    let mut start = 0;
+    for chunk in chunks.iter().copied() {
+        if start < loaded {
+            start += chunk.count() as usize;
+            continue;
+        }
         let run_opts = RunOptions {
-            leave_later_days: opts.run.leave_later_days || day != opts.to,
-            ..opts.run
+            strict: input.strict,
+            dim_mode: input.dim_mode,
+            leave_later_days: !input.reruns_after(chunk),
+            allow_empty: false,
         };
-        let run = p.start_day(day, run_opts, Some(&outcome.execution_id), clock, handler)?;
+        let run = p.start_days(chunk, run_opts, Some(&outcome.execution_id), clock, handler)?;
         outcome.ran += 1;
         if let Err(stop) = each(Day::Ran(&run)) {
             return Err(interrupted(p, &outcome.execution_id, stop, clock));
@@ -225,8 +236,10 @@ fn run_days(
                 execution_id: run.execution_id.clone(),
                 error: f.error.clone(),
                 cause: format!(
-                    "day {day} (execution {}) failed in {state}: {}",
-                    run.execution_id, f.cause
+                    "{} {chunk} (execution {}) failed in {state}: {}",
+                    if chunk.count() == 1 { "day" } else { "days" },
+                    run.execution_id,
+                    f.cause
                 ),
             });
             break;

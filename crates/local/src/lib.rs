@@ -11,6 +11,8 @@ pub use error::{LocalError, Refusal};
 
 pub mod backfill;
 pub mod error;
+mod history;
 pub mod pipeline;
+mod resources;
 pub mod sql;
 pub mod warehouse;

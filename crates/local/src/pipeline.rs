@@ -1,26 +1,24 @@
-//! The local runner: the state machine's three task resources mapped to the
-//! in-process task library, every execution and state recorded in the
-//! warehouse's audit tables.
+//! The local runner: the daily state machine on the interpreter, its task
+//! resources served in-process ([`crate::resources`]), every execution and
+//! state recorded in the warehouse's run history ([`crate::history`]).
 
 use std::cell::{RefCell, RefMut};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use ovom_asl::{
-    Clock, ExecutionFailure, Executor, Observer, StateMachine, StateRecord, TaskFailure,
-    TaskHandler,
-};
+use ovom_asl::{Clock, ExecutionFailure, Executor, StateMachine, StateRecord, TaskHandler};
 use ovom_core::handler::{self, TaskKind};
 use ovom_core::local_dir::LocalDir;
-use ovom_core::params::{self, Days, DimMode, LogicalDate, NestedStart, RunId, Source};
-use ovom_core::ports::{in_transaction, Param, Value, Warehouse};
+use ovom_core::params::{Days, DimMode, LogicalDate, Source};
+use ovom_core::ports::{in_transaction, Value, Warehouse};
 use ovom_core::tasks;
 use ovom_duckdb::{DuckWarehouse, Scope};
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::backfill::{self, BackfillOptions};
-use crate::error::{LocalError, Refusal};
+use crate::error::LocalError;
+use crate::history::{state_run_params, text, Recorder};
+use crate::resources::LaterDays;
+pub use crate::resources::Tasks;
 use crate::sql;
 pub use crate::warehouse::{check_ovom_warehouse, open_error, Access};
 
@@ -89,17 +87,6 @@ pub struct Pipeline {
     machine: StateMachine,
 }
 
-/// The state machine's three task resources, served in-process: the task
-/// library over the warehouse and the data root. It is the executor's task
-/// handler, not its owner. The warehouse is one DuckDB connection that the
-/// tasks and the run history share during an execution (the interpreter
-/// calls a handler through `&self`, and a nested backfill records its
-/// executions while the task that started it runs), hence the `RefCell`.
-pub struct Tasks {
-    wh: RefCell<DuckWarehouse>,
-    store: LocalDir,
-}
-
 impl Pipeline {
     /// Open the warehouse file (creating the schema if needed) over a data root.
     /// DuckDB lets one process hold the file for writing: a file another
@@ -125,20 +112,17 @@ impl Pipeline {
         )?;
         wh.execute(sql::file("audit/execution_days")?, &[])?;
         Ok(Self {
-            tasks: Tasks {
-                wh: RefCell::new(wh),
-                store: LocalDir::new(data),
-            },
+            tasks: Tasks::new(wh, LocalDir::new(data)),
             machine: load_definition(definition)?,
         })
     }
 
     pub fn warehouse(&self) -> RefMut<'_, DuckWarehouse> {
-        self.tasks.wh.borrow_mut()
+        self.tasks.warehouse()
     }
 
     pub fn store(&self) -> &LocalDir {
-        &self.tasks.store
+        self.tasks.store()
     }
 
     /// The task resources, served in-process.
@@ -178,7 +162,7 @@ impl Pipeline {
         clock: &dyn Clock,
         handler: &dyn TaskHandler,
     ) -> Result<DayRun, LocalError> {
-        self.start_day(day, opts, None, clock, handler)
+        self.start(Days::one(day), opts, None, clock, handler)
     }
 
     /// Run the daily state machine once over a range of days: every task
@@ -204,17 +188,17 @@ impl Pipeline {
         self.start(days, opts, None, clock, handler)
     }
 
-    /// Start a new execution of the daily state machine for `day`; `parent`
-    /// names the backfill that started it.
-    pub fn start_day(
+    /// Start a new execution of the daily state machine for `days`;
+    /// `parent` names the backfill that started it.
+    pub fn start_days(
         &self,
-        day: LogicalDate,
+        days: Days,
         opts: RunOptions,
         parent: Option<&str>,
         clock: &dyn Clock,
         handler: &dyn TaskHandler,
     ) -> Result<DayRun, LocalError> {
-        self.start(Days::one(day), opts, parent, clock, handler)
+        self.start(days, opts, parent, clock, handler)
     }
 
     fn start(
@@ -346,88 +330,6 @@ impl Pipeline {
         )
     }
 
-    /// The state machine an execution belongs to ([`STATE_MACHINE`] or
-    /// [`backfill::BACKFILL`]), refusing an id that is not one.
-    pub fn state_machine_of(&self, execution_id: &str) -> Result<String, LocalError> {
-        if RunId::try_from(execution_id.to_owned()).is_err() {
-            let shown: String = execution_id.chars().take(80).collect();
-            return Err(Refusal::NotAnExecutionId(shown).into());
-        }
-        self.execution(execution_id)?
-            .map(|row| row.state_machine)
-            .ok_or_else(|| Refusal::NoSuchExecution(execution_id.to_owned()).into())
-    }
-
-    /// An execution of `machine` that a redrive may resume: one that failed
-    /// or was aborted.
-    pub(crate) fn redrivable(
-        &self,
-        execution_id: &str,
-        machine: &str,
-    ) -> Result<ExecutionRow, LocalError> {
-        let found = self.state_machine_of(execution_id)?;
-        let row = self
-            .execution(execution_id)?
-            .filter(|_| found == machine)
-            .ok_or_else(|| Refusal::NoSuchExecution(execution_id.to_owned()))?;
-        match row.status.as_str() {
-            "FAILED" | "ABORTED" => Ok(row),
-            "SUCCEEDED" => Err(Refusal::Succeeded {
-                execution_id: execution_id.to_owned(),
-                again: match row.logical_date {
-                    Some(day) => format!("to load its day again, `ovom run --date {day}`"),
-                    None => format!("to load its days again, start a new {machine}"),
-                },
-            }
-            .into()),
-            other => Err(Refusal::NotFailed {
-                execution_id: execution_id.to_owned(),
-                status: other.to_owned(),
-            }
-            .into()),
-        }
-    }
-
-    /// Mark a failed execution as running again, its `redrive_count`th redrive.
-    pub(crate) fn execution_redriven(
-        &self,
-        execution_id: &str,
-        redrive_count: i64,
-    ) -> Result<(), LocalError> {
-        self.audit(
-            "audit/execution_redriven",
-            &[
-                ("execution_id", text(execution_id)),
-                ("redrive_count", Value::Int(redrive_count)),
-            ],
-        )
-    }
-
-    /// The most recent failed or aborted daily execution whose day has not
-    /// succeeded since.
-    pub fn latest_unresolved_failure(&self) -> Result<Option<String>, LocalError> {
-        #[derive(Deserialize)]
-        struct Failed {
-            execution_id: String,
-        }
-        Ok(self
-            .query_as::<Failed>("audit/latest_unresolved_failure", &[])?
-            .into_iter()
-            .next()
-            .map(|r| r.execution_id))
-    }
-
-    /// An execution as the run history holds it.
-    fn execution(&self, execution_id: &str) -> Result<Option<ExecutionRow>, LocalError> {
-        Ok(self
-            .query_as::<ExecutionRow>(
-                "audit/execution_lookup",
-                &[("execution_id", text(execution_id))],
-            )?
-            .into_iter()
-            .next())
-    }
-
     /// Run (or resume) one execution and record its states and its end.
     fn execute(
         &self,
@@ -520,355 +422,16 @@ impl Pipeline {
             states: records,
         })
     }
-
-    /// Insert a new execution, RUNNING.
-    pub(crate) fn execution_started(
-        &self,
-        execution_id: &str,
-        machine: &str,
-        days: Option<Days>,
-        input: &serde_json::Value,
-        parent: Option<&str>,
-        clock: &dyn Clock,
-    ) -> Result<(), LocalError> {
-        self.audit(
-            "audit/execution_started",
-            &[
-                ("execution_id", text(execution_id)),
-                ("state_machine", text(machine)),
-                (
-                    "logical_date",
-                    days.map_or(Value::Null, |d| text(&d.first.to_string())),
-                ),
-                (
-                    "through",
-                    days.filter(|d| d.count() > 1)
-                        .map_or(Value::Null, |d| text(&d.last.to_string())),
-                ),
-                ("input", text(&input.to_string())),
-                ("started_at", Value::Timestamp(clock.now().naive_utc())),
-                ("parent_execution_id", parent.map_or(Value::Null, text)),
-                ("data_root", text(&self.data_root().display().to_string())),
-            ],
-        )
-    }
-
-    /// The data root, as an absolute path when it exists.
-    pub fn data_root(&self) -> std::path::PathBuf {
-        let root = self.store().root();
-        root.canonicalize().unwrap_or_else(|_| root.to_path_buf())
-    }
-
-    /// The data root an execution read, when it was recorded.
-    pub fn recorded_data_root(
-        &self,
-        execution_id: &str,
-    ) -> Result<Option<std::path::PathBuf>, LocalError> {
-        Ok(self
-            .execution(execution_id)?
-            .and_then(|r| r.data_root)
-            .map(std::path::PathBuf::from))
-    }
-
-    /// End an execution that has no states of its own (a backfill).
-    pub(crate) fn execution_ended(
-        &self,
-        execution_id: &str,
-        failure: Option<(&str, &str, &str)>,
-        clock: &dyn Clock,
-    ) -> Result<(), LocalError> {
-        let (status, state, error, cause) = match failure {
-            None => ("SUCCEEDED", Value::Null, Value::Null, Value::Null),
-            Some((s, e, c)) => ("FAILED", text(s), text(e), text(c)),
-        };
-        self.audit(
-            "audit/execution_ended",
-            &[
-                ("execution_id", text(execution_id)),
-                ("status", text(status)),
-                ("finished_at", Value::Timestamp(clock.now().naive_utc())),
-                ("failed_state", state),
-                ("error", error),
-                ("cause", cause),
-            ],
-        )
-    }
-
-    /// End an execution its caller stopped (a backfill between two days):
-    /// ABORTED, as Step Functions' StopExecution leaves one; a redrive
-    /// resumes it.
-    pub(crate) fn execution_aborted(
-        &self,
-        execution_id: &str,
-        cause: &str,
-        clock: &dyn Clock,
-    ) -> Result<(), LocalError> {
-        self.audit(
-            "audit/execution_ended",
-            &[
-                ("execution_id", text(execution_id)),
-                ("status", text("ABORTED")),
-                ("finished_at", Value::Timestamp(clock.now().naive_utc())),
-                ("failed_state", Value::Null),
-                ("error", text("States.Aborted")),
-                ("cause", text(cause)),
-            ],
-        )
-    }
-
-    /// `{prefix}-…-{n}` with n one more than the executions of `machine` on
-    /// `day` (or with no day).
-    pub(crate) fn next_execution_id(
-        &self,
-        machine: &str,
-        day: Option<LogicalDate>,
-        name: impl Fn(i64) -> String,
-    ) -> Result<String, LocalError> {
-        let n = self.count(
-            "audit/execution_count",
-            &[
-                ("state_machine", text(machine)),
-                (
-                    "logical_date",
-                    day.map_or(Value::Null, |d| text(&d.to_string())),
-                ),
-            ],
-        )?;
-        Ok(name(n + 1))
-    }
-
-    /// The branches of the top-level Parallel `state` that succeeded in its
-    /// latest run, by index, with their outputs: a redrive keeps them.
-    fn kept_branches(
-        &self,
-        run: &Resume,
-        state: &str,
-    ) -> Result<BTreeMap<usize, serde_json::Value>, LocalError> {
-        /// `audit/branch_runs`'s rows.
-        #[derive(Deserialize)]
-        struct BranchRun {
-            path: String,
-            status: String,
-            output: Option<String>,
-        }
-        let rows: Vec<BranchRun> = self.query_as(
-            "audit/branch_runs",
-            &[
-                ("execution_id", text(&run.execution_id)),
-                ("state_name", text(state)),
-            ],
-        )?;
-        // The last state each branch ran: its end when it succeeded.
-        let mut last: BTreeMap<usize, (String, Option<String>)> = BTreeMap::new();
-        for row in rows {
-            let Some(index) = row
-                .path
-                .strip_prefix(state)
-                .and_then(|p| p.strip_prefix('/'))
-                .and_then(|p| p.split('/').next())
-                .and_then(|i| i.parse().ok())
-            else {
-                continue;
-            };
-            last.insert(index, (row.status, row.output));
-        }
-        Ok(last
-            .into_iter()
-            .filter(|(_, (status, _))| status == "SUCCEEDED")
-            .filter_map(|(i, (_, output))| {
-                output
-                    .and_then(|o| serde_json::from_str(&o).ok())
-                    .map(|o| (i, o))
-            })
-            .collect())
-    }
-
-    /// A local SQL query's one count, its column `n`.
-    fn count(&self, name: &str, params: &[Param]) -> Result<i64, LocalError> {
-        #[derive(Deserialize)]
-        struct Count {
-            n: i64,
-        }
-        Ok(self
-            .query_as::<Count>(name, params)?
-            .first()
-            .map_or(0, |c| c.n))
-    }
-
-    /// Run a local SQL query and read its rows by column name.
-    pub(crate) fn query_as<T: DeserializeOwned>(
-        &self,
-        name: &str,
-        params: &[Param],
-    ) -> Result<Vec<T>, LocalError> {
-        let text = sql::file(name)?;
-        Ok(self.warehouse().query_table(text, params)?.read()?)
-    }
-
-    fn audit(&self, name: &str, params: &[Param]) -> Result<(), LocalError> {
-        let text = sql::file(name)?;
-        self.warehouse().execute(text, params)?;
-        Ok(())
-    }
-}
-
-/// `audit/execution_lookup`'s row: an execution as the run history holds it.
-#[derive(Deserialize)]
-pub(crate) struct ExecutionRow {
-    pub state_machine: String,
-    pub logical_date: Option<LogicalDate>,
-    pub through: Option<LogicalDate>,
-    pub input: String,
-    pub status: String,
-    pub failed_state: Option<String>,
-    pub redrive_count: i64,
-    pub data_root: Option<String>,
 }
 
 /// Where an execution starts or resumes.
-struct Resume {
-    execution_id: String,
-    days: Days,
+pub(crate) struct Resume {
+    pub execution_id: String,
+    pub days: Days,
     /// `None`: the definition's StartAt.
-    state: Option<String>,
-    input: serde_json::Value,
-    redrive_count: i64,
+    pub state: Option<String>,
+    pub input: serde_json::Value,
+    pub redrive_count: i64,
     /// The state runs the execution already recorded.
-    seq: i64,
-}
-
-fn state_run_params(run: &Resume, seq: i64, r: &StateRecord) -> Vec<Param> {
-    let status = match (&r.error, r.caught) {
-        (None, _) => "SUCCEEDED",
-        (Some(_), true) => "CAUGHT",
-        (Some(_), false) => "FAILED",
-    };
-    let opt = |v: Option<&str>| v.map(text).unwrap_or(Value::Null);
-    vec![
-        ("execution_id", text(&run.execution_id)),
-        ("seq", Value::Int(seq)),
-        ("path", text(&r.path)),
-        ("state_name", text(&r.name)),
-        ("state_type", text(&r.state_type)),
-        ("status", text(status)),
-        ("attempts", Value::Int(r.attempts.into())),
-        ("started_at", Value::Timestamp(r.started_at.naive_utc())),
-        ("duration_ms", Value::Int(r.duration.as_millis() as i64)),
-        ("error", opt(r.error.as_ref().map(|e| e.error.as_str()))),
-        ("cause", opt(r.error.as_ref().map(|e| e.cause.as_str()))),
-        (
-            "detail",
-            opt(r
-                .error
-                .as_ref()
-                .and_then(|e| e.detail.as_ref())
-                .map(|d| d.to_string())
-                .as_deref()),
-        ),
-        ("input", text(&r.input.to_string())),
-        (
-            "output",
-            opt(r.output.as_ref().map(|o| o.to_string()).as_deref()),
-        ),
-        ("redrive_count", Value::Int(run.redrive_count)),
-    ]
-}
-
-fn text(s: &str) -> Value {
-    Value::Text(s.to_owned())
-}
-
-impl TaskHandler for Tasks {
-    fn invoke(
-        &self,
-        resource: &str,
-        input: &serde_json::Value,
-        _context: &serde_json::Value,
-    ) -> Result<serde_json::Value, TaskFailure> {
-        let Some(kind) = TaskKind::ALL
-            .into_iter()
-            .find(|k| local_arn(*k) == resource)
-        else {
-            return Err(TaskFailure::new(
-                "States.TaskFailed",
-                format!("no local handler for resource {resource}"),
-            ));
-        };
-        let mut wh = self.wh.borrow_mut();
-        handler::handle(kind, input, &mut *wh, &self.store)
-            .map_err(|e| TaskFailure::new(e.name(), e.to_string()).with_detail(e.detail()))
-    }
-}
-
-/// The task handler of one execution: the backfill state machine it starts
-/// for the days after a late one runs here, as `ovom backfill` runs it (the
-/// days in order, each a daily execution naming the backfill as its parent,
-/// the backfill naming this execution); every other resource goes to
-/// `tasks`.
-struct LaterDays<'a> {
-    pipeline: &'a Pipeline,
-    execution_id: &'a str,
-    clock: &'a dyn Clock,
-    tasks: &'a dyn TaskHandler,
-}
-
-impl TaskHandler for LaterDays<'_> {
-    fn invoke(
-        &self,
-        resource: &str,
-        input: &serde_json::Value,
-        context: &serde_json::Value,
-    ) -> Result<serde_json::Value, TaskFailure> {
-        if resource != handler::NESTED_START {
-            return self.tasks.invoke(resource, input, context);
-        }
-        let failed = |cause: String| TaskFailure::new("States.TaskFailed", cause);
-        let start: NestedStart = params::parse(input).map_err(|e| failed(e.to_string()))?;
-        if start.state_machine_arn != LOCAL_BACKFILL_ARN {
-            return Err(failed(format!(
-                "no local state machine {}",
-                start.state_machine_arn
-            )));
-        }
-        let b = &start.input;
-        let opts = BackfillOptions {
-            from: b.from,
-            to: b.to,
-            run: RunOptions {
-                strict: b.strict,
-                dim_mode: b.dim_mode,
-                leave_later_days: !b.rerun_later_days,
-                allow_empty: false,
-            },
-        };
-        let outcome = backfill::backfill(
-            self.pipeline,
-            opts,
-            Some(self.execution_id),
-            self.clock,
-            self.tasks,
-            |_| Ok(()),
-        )
-        .map_err(|e| failed(e.to_string()))?;
-        if let Some(f) = outcome.failed {
-            return Err(failed(format!(
-                "backfill {} of the later days {} … {} failed: {}",
-                outcome.execution_id, b.from, b.to, f.cause
-            )));
-        }
-        let output = b.output().map_err(|e| failed(e.to_string()))?;
-        Ok(start.succeeded(&outcome.execution_id, output))
-    }
-}
-
-/// Keeps each state's record as it ends; they are written with the
-/// execution's end.
-struct Recorder {
-    records: RefCell<Vec<StateRecord>>,
-}
-
-impl Observer for Recorder {
-    fn state_exited(&self, r: &StateRecord) {
-        self.records.borrow_mut().push(r.clone());
-    }
+    pub seq: i64,
 }
