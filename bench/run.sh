@@ -8,7 +8,7 @@
 #   bench/run.sh --runs N           N timed runs per row (median, min, max of them)
 #   bench/run.sh --runs-100x N      N timed runs for the 100x rows (default: --runs)
 #   bench/run.sh --no-100x          the default-size rows only
-#   bench/run.sh --only ROW,ROW     some rows: gen run day backfill floor gen100 run100 floor100 lambdas
+#   bench/run.sh --only ROW,ROW     some rows: gen run day backfill backfill1 floor aws gen100 run100 floor100 lambdas
 #   bench/run.sh --lambdas          build the Lambda bootstraps (infra/build.sh) when not built
 #
 # Builds the workspace (cargo build --release --workspace) into
@@ -29,8 +29,13 @@ TIME_DEB_VERSION=1.9-0.2
 
 # The 100x data set: 100 times the default 7,000 patients and 70,000 tests.
 BIG_ARGS=(--patients 700000 --tests 7000000)
-# A day in the middle of the default year, for `ovom run --date`.
+# A day in the middle of the default year, to check the engine's version.
 ONE_DAY=2025-06-15
+# The newest day of the default year: what the schedule loads each day, on a
+# warehouse that holds the days before it.
+LAST_DAY=2025-12-31
+# The month the AWS-path row loads day by day and as one range execution.
+AWS_MONTH=(2025-06-01 2025-06-30)
 # Free space the 100x rows need, in GB, rounded up: the kept data set (2.2), a
 # second copy written by the timed generate, ovom's 100x warehouse (0.35) and
 # the floor's (0.2).
@@ -45,8 +50,8 @@ runs_big=""
 quick=0
 lambdas=0
 only=""
-all_rows="gen run day backfill floor gen100 run100 floor100 lambdas"
-default_rows="gen run day backfill floor lambdas"
+all_rows="gen run day backfill backfill1 floor aws gen100 run100 floor100 lambdas"
+default_rows="gen run day backfill backfill1 floor aws lambdas"
 while (($#)); do
     case "$1" in
     --quick) quick=1 ;;
@@ -138,8 +143,10 @@ say "cargo build --release --workspace into $target (the first build compiles Du
 # A copy, so that another build into the same target folder cannot swap the
 # binary in the middle of a measurement.
 mkdir -p "$bench/bin"
-cp "$target/release/ovom" "$bench/bin/ovom.new"
-mv -f "$bench/bin/ovom.new" "$bench/bin/ovom"
+for b in ovom aws-path; do
+    cp "$target/release/$b" "$bench/bin/$b.new"
+    mv -f "$bench/bin/$b.new" "$bench/bin/$b"
+done
 ovom="$bench/bin/ovom"
 
 # --- data and versions ------------------------------------------------------
@@ -223,13 +230,41 @@ if want day; then
         say "loading the year for the one-day row"
         "$ovom" run --data "$small" --warehouse "$year_wh" >"$logs/year.log"
     fi
-    # Re-running a day replaces it: every run does the same work.
-    measure day "$runs" "" -- "$ovom" run --date "$ONE_DAY" --data "$small" --warehouse "$year_wh"
+    # Re-running the newest day replaces it: every run does the same work,
+    # and no later day follows it.
+    measure day "$runs" "" -- "$ovom" run --date "$LAST_DAY" --data "$small" --warehouse "$year_wh"
 fi
 if want backfill; then
     db="$wh/backfill.duckdb"
     measure backfill "$runs" "$(fresh "$db")" -- \
         "$ovom" backfill --from 2025-01-01 --to 2025-12-31 --data "$small" --warehouse "$db"
+fi
+if want backfill1; then
+    db="$wh/backfill1.duckdb"
+    measure backfill1 "$runs" "$(fresh "$db")" -- \
+        "$ovom" backfill --from 2025-01-01 --to 2025-12-31 --days-per-execution 1 \
+        --data "$small" --warehouse "$db"
+fi
+if want aws; then
+    # The AWS path offline (crates/awspath: the state machine over the
+    # functions' code, the Data API test server on PostgreSQL, moto's S3):
+    # what the Data API serves for a month day by day, the month as one range
+    # execution, and the year's backfill (a month per execution). Counts,
+    # not timings: each is one run.
+    say "the AWS path's Data API counts (tests/offline/setup.sh's tools)"
+    "$repo/tests/offline/setup.sh" >"$logs/aws-setup.log" 2>&1 ||
+        die "the offline tools did not install; see $logs/aws-setup.log"
+    aws_path() {  # ID ARGS...
+        local id="$1"
+        shift
+        "$bench/bin/aws-path" --data "$small" "$@" >"$logs/$id.log" 2>&1 ||
+            die "$id failed; see $logs/$id.log"
+        grep '^Data API: ' "$logs/$id.log" >"$out/$id.dataapi"
+        grep -o '^days .*: [0-9]* executions' "$logs/$id.log" >"$out/$id.executions"
+    }
+    aws_path aws-days --from "${AWS_MONTH[0]}" --to "${AWS_MONTH[1]}"
+    aws_path aws-range --from "${AWS_MONTH[0]}" --to "${AWS_MONTH[1]}" --range
+    aws_path aws-backfill --backfill
 fi
 rm -rf "$wh"/*.duckdb*  # the default-size warehouses are small, but done with
 

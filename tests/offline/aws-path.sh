@@ -3,7 +3,7 @@
 # Lambda functions' code, against a Data API test server on PostgreSQL and
 # moto's S3 (crates/awspath). Arguments: see `--help`.
 #
-#   tests/offline/aws-path.sh --data DIR [--date D | --from D1 --to D2 [--range]] [--keep PGDIR]
+#   tests/offline/aws-path.sh --data DIR [--date D | --from D1 --to D2 [--range | --backfill [--days-per-execution N]]] [--keep PGDIR]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/ovom-target}"

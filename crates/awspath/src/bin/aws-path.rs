@@ -1,13 +1,16 @@
 //! `aws-path`: load a data root through the AWS path, offline.
 //!
 //! ```text
-//! aws-path --data DIR [--date D | --from D1 --to D2 [--range]] [--keep PGDIR]
+//! aws-path --data DIR [--date D | --from D1 --to D2 [--range | --backfill [--days-per-execution N]]] [--keep PGDIR]
 //! ```
 //!
 //! Starts PostgreSQL, moto's S3 and the Data API test server, uploads the
 //! data root, runs the daily state machine over the Lambda functions' code
-//! (each day in order, or the days as one range execution with `--range`),
-//! and prints the run's summary. With `--keep`, the PostgreSQL server is left
+//! (each day in order, the days as one range execution with `--range`, or
+//! as the backfill state machine runs them with `--backfill`: chunks of
+//! `--days-per-execution` days, a month by default), and prints the run's
+//! summary with what the Data API served (calls, statements, COPYs, time in
+//! PostgreSQL): the counts the cost model in the README is made of. With `--keep`, the PostgreSQL server is left
 //! running on its folder, the warehouse's tables under their own names, for
 //! `psql`.
 
@@ -15,18 +18,19 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use ovom_awspath::{days_of, input, AwsPath};
-use ovom_core::params::{Days, LogicalDate};
+use ovom_core::params::{BackfillInput, Days, LogicalDate};
 
 struct Args {
     data: PathBuf,
     from: Option<String>,
     to: Option<String>,
     range: bool,
+    backfill: bool,
+    days_per_execution: Option<u32>,
     keep: Option<PathBuf>,
 }
 
-const USAGE: &str =
-    "usage: aws-path --data DIR [--date D | --from D1 --to D2 [--range]] [--keep PGDIR]";
+const USAGE: &str = "usage: aws-path --data DIR [--date D | --from D1 --to D2 [--range | --backfill [--days-per-execution N]]] [--keep PGDIR]";
 
 fn args() -> Result<Args> {
     let mut a = Args {
@@ -34,6 +38,8 @@ fn args() -> Result<Args> {
         from: None,
         to: None,
         range: false,
+        backfill: false,
+        days_per_execution: None,
         keep: None,
     };
     let mut data = None;
@@ -53,6 +59,14 @@ fn args() -> Result<Args> {
             "--from" => a.from = Some(value()?),
             "--to" => a.to = Some(value()?),
             "--range" => a.range = true,
+            "--backfill" => a.backfill = true,
+            "--days-per-execution" => {
+                let n = value()?;
+                a.days_per_execution = Some(
+                    n.parse()
+                        .with_context(|| format!("--days-per-execution {n:?}: not a number"))?,
+                );
+            }
             "--keep" => a.keep = Some(PathBuf::from(value()?)),
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -64,6 +78,12 @@ fn args() -> Result<Args> {
     a.data = data.with_context(|| format!("--data is required\n{USAGE}"))?;
     if a.from.is_some() != a.to.is_some() {
         bail!("--from and --to go together\n{USAGE}");
+    }
+    if a.range && a.backfill {
+        bail!("--range or --backfill, not both\n{USAGE}");
+    }
+    if a.days_per_execution.is_some() && !a.backfill {
+        bail!("--days-per-execution goes with --backfill\n{USAGE}");
     }
     Ok(a)
 }
@@ -90,7 +110,23 @@ fn main() -> Result<()> {
     let files = path.upload(&a.data)?;
     eprintln!("uploaded {files} files; loading {first} … {last}");
     let mut failed = 0;
-    let runs: Vec<(String, serde_json::Value)> = if a.range {
+    let mut executions = days.len();
+    let runs: Vec<(String, serde_json::Value)> = if a.backfill {
+        let input = BackfillInput {
+            days_per_execution: a.days_per_execution,
+            ..BackfillInput::new(Days { first, last })
+        };
+        match path.backfill("backfill", &input) {
+            Ok(range) => executions = range.executions,
+            Err(f) => {
+                failed += 1;
+                executions = input.chunks().map_or(0, |c| c.len());
+                eprintln!("the backfill failed: {}: {}", f.error, f.cause);
+            }
+        }
+        vec![]
+    } else if a.range {
+        executions = 1;
         let (f, l) = (first.to_string(), last.to_string());
         vec![(format!("range-{f}-{l}"), input(&f, Some(&l)))]
     } else {
@@ -105,10 +141,7 @@ fn main() -> Result<()> {
         }
     }
     let stats = path.dataapi.stats()?;
-    println!(
-        "days {first} … {last}: {} executions, {failed} failed",
-        if a.range { 1 } else { days.len() }
-    );
+    println!("days {first} … {last}: {executions} executions, {failed} failed");
     for (label, sql) in [
         ("fact_bloodtest", "SELECT COUNT(*) FROM fact_bloodtest"),
         ("rejects", "SELECT COUNT(*) FROM rejects"),
