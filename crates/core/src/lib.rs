@@ -9,6 +9,7 @@
 //! Errors a task returns are [`TaskError`]; their [`TaskError::name`]s are the
 //! names the state machine's `Retry` and `Catch` match.
 
+pub mod backfill;
 pub mod contract;
 pub mod error;
 pub mod handler;
