@@ -162,7 +162,7 @@ impl Pipeline {
         clock: &dyn Clock,
         handler: &dyn TaskHandler,
     ) -> Result<DayRun, LocalError> {
-        self.start(Days::one(day), opts, None, clock, handler)
+        self.start_days(Days::one(day), opts, None, clock, handler)
     }
 
     /// Run the daily state machine once over a range of days: every task
@@ -174,7 +174,7 @@ impl Pipeline {
         opts: RunOptions,
         clock: &dyn Clock,
     ) -> Result<DayRun, LocalError> {
-        self.start(days, opts, None, clock, &self.tasks)
+        self.start_days(days, opts, None, clock, &self.tasks)
     }
 
     /// The same, with another task handler in front of the in-process one.
@@ -185,23 +185,12 @@ impl Pipeline {
         clock: &dyn Clock,
         handler: &dyn TaskHandler,
     ) -> Result<DayRun, LocalError> {
-        self.start(days, opts, None, clock, handler)
+        self.start_days(days, opts, None, clock, handler)
     }
 
     /// Start a new execution of the daily state machine for `days`;
     /// `parent` names the backfill that started it.
     pub fn start_days(
-        &self,
-        days: Days,
-        opts: RunOptions,
-        parent: Option<&str>,
-        clock: &dyn Clock,
-        handler: &dyn TaskHandler,
-    ) -> Result<DayRun, LocalError> {
-        self.start(days, opts, parent, clock, handler)
-    }
-
-    fn start(
         &self,
         days: Days,
         opts: RunOptions,
