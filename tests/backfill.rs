@@ -6,19 +6,21 @@
 
 use std::time::{Duration, Instant};
 
-use ovom_local::backfill::{backfill, redrive, BackfillOptions, Day};
-use ovom_local::pipeline::{Pipeline, RunOptions};
+use ovom_core::params::Days;
+use ovom_local::backfill::{backfill, redrive, BackfillInput, Day};
+use ovom_local::pipeline::Pipeline;
 
 use crate::support::*;
 
-/// A backfill's options: `per` days per execution (`None`: the default, a
+/// A backfill's input: `per` days per execution (`None`: the default, a
 /// month).
-fn opts(from: &str, to: &str, per: Option<u32>) -> BackfillOptions {
-    BackfillOptions {
-        from: day(from),
-        to: day(to),
+fn opts(from: &str, to: &str, per: Option<u32>) -> BackfillInput {
+    BackfillInput {
         days_per_execution: per,
-        run: RunOptions::default(),
+        ..BackfillInput::new(Days {
+            first: day(from),
+            last: day(to),
+        })
     }
 }
 
@@ -32,14 +34,9 @@ fn run_chunked(
     to: &str,
     per: Option<u32>,
 ) -> ovom_local::backfill::BackfillOutcome {
-    backfill(
-        p,
-        opts(from, to, per),
-        None,
-        &clock(),
-        p.tasks(),
-        |_| Ok(()),
-    )
+    backfill(p, &opts(from, to, per), None, &clock(), p.tasks(), |_| {
+        Ok(())
+    })
     .unwrap()
 }
 
@@ -112,7 +109,7 @@ fn a_backfill_stopped_between_days_is_aborted_and_its_redrive_resumes_where_it_s
     let mut seen = 0;
     let stopped = backfill(
         &p,
-        opts("2025-02-01", "2025-02-20", Some(1)),
+        &opts("2025-02-01", "2025-02-20", Some(1)),
         None,
         &clock(),
         p.tasks(),
@@ -218,7 +215,7 @@ fn a_backfill_stops_at_the_first_failed_day_and_its_redrive_resumes_from_it() {
     let mut days = vec![];
     let stopped = backfill(
         &p,
-        opts("2025-05-01", "2025-05-05", Some(1)),
+        &opts("2025-05-01", "2025-05-05", Some(1)),
         None,
         &clock(),
         &fault,

@@ -101,7 +101,7 @@ fn hostile_command_lines_are_refused_before_they_touch_the_warehouse() {
         ),
         (
             vec!["backfill", "--from", "1970-01-01", "--to", "2100-12-31"],
-            "a backfill takes at most",
+            "a backfill loads at most",
         ),
         (
             vec!["backfill", "--from", "2025-03-14", "--to", &huge],

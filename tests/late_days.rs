@@ -6,7 +6,8 @@
 //! through the backfill state machine; the warehouse then equals one clean
 //! run of every day in order.
 
-use ovom_local::backfill::{backfill, BackfillOptions};
+use ovom_core::params::Days;
+use ovom_local::backfill::{backfill, BackfillInput};
 use ovom_local::pipeline::{Pipeline, RunOptions};
 
 use crate::support::*;
@@ -175,11 +176,12 @@ fn a_redriven_day_and_a_backfill_of_the_past_run_the_later_days_again() {
     let before = daily_days(&p);
     let outcome = backfill(
         &p,
-        BackfillOptions {
-            from: day(&days[0]),
-            to: day(LATE),
+        &BackfillInput {
             days_per_execution: Some(1),
-            run: RunOptions::default(),
+            ..BackfillInput::new(Days {
+                first: day(&days[0]),
+                last: day(LATE),
+            })
         },
         None,
         &clock(),

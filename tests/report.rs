@@ -11,7 +11,8 @@ use std::sync::OnceLock;
 use chrono::Utc;
 use ovom::report::thousands;
 use ovom_asl::{ManualClock, SystemClock, TaskFailure, TaskHandler};
-use ovom_local::backfill::{backfill, BackfillOptions};
+use ovom_core::params::Days;
+use ovom_local::backfill::{backfill, BackfillInput};
 use ovom_local::pipeline::{Pipeline, RunOptions};
 
 use crate::pipeline::generated;
@@ -178,11 +179,13 @@ fn the_report_of_a_year_with_failures_renders_in_chromium_with_its_figures() {
     };
     let bf = backfill(
         &p,
-        BackfillOptions {
-            from: bf_from,
-            to: bf_to,
+        &BackfillInput {
             days_per_execution: Some(1),
-            run: leave,
+            rerun_later_days: false,
+            ..BackfillInput::new(Days {
+                first: bf_from,
+                last: bf_to,
+            })
         },
         None,
         &SystemClock,

@@ -12,7 +12,7 @@ use ovom::summary::Summary;
 use ovom_asl::SystemClock;
 use ovom_core::params::{Days, DimMode, LogicalDate};
 use ovom_duckdb::DuckWarehouse;
-use ovom_local::backfill::{backfill, BackfillOptions, BackfillOutcome, Day, Stop, BACKFILL};
+use ovom_local::backfill::{backfill, BackfillInput, BackfillOutcome, Day, Stop, BACKFILL};
 use ovom_local::pipeline::{Access, Pipeline, RunOptions};
 
 #[derive(Parser)]
@@ -353,22 +353,25 @@ fn execute(command: Command) -> Result<ExitCode> {
             load,
         } => {
             let warehouse = warehouse.path;
-            let opts = BackfillOptions {
-                from,
-                to,
+            if load.allow_empty {
+                bail!("--allow-empty is for `ovom run --date`: a backfill, as on AWS, never empties a day (run the day with --allow-empty first)");
+            }
+            let input = BackfillInput {
+                dim_mode: load.dim_mode,
+                strict: load.strict,
                 days_per_execution,
-                run: load.options(),
+                ..BackfillInput::new(Days {
+                    first: from,
+                    last: to,
+                })
             };
-            let days: i64 = ovom_local::backfill::chunks(&opts)?
-                .iter()
-                .map(|c| c.count())
-                .sum();
+            let days: i64 = input.chunks()?.iter().map(|c| c.count()).sum();
             ensure_data(&data, false)?;
             let pipeline = Pipeline::open(&warehouse, &data)?;
             let mut progress = BackfillProgress::new(days as usize);
             let outcome = backfill(
                 &pipeline,
-                opts,
+                &input,
                 None,
                 &SystemClock,
                 pipeline.tasks(),

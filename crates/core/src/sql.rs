@@ -69,12 +69,17 @@ pub struct Library {
 impl Library {
     /// The statement of file `name` (e.g. `audit/state_run`).
     pub fn file(&self, name: &str) -> Result<Sql, TaskError> {
+        self.text(name).map(Sql).ok_or_else(|| {
+            TaskError::WarehouseError(format!("no SQL file `{name}` in {}", self.folder))
+        })
+    }
+
+    /// The text of file `name`, when the folder has it.
+    fn text(&self, name: &str) -> Option<&'static str> {
         self.files
             .binary_search_by(|(n, _)| (*n).cmp(name))
-            .map(|i| Sql(self.files[i].1))
-            .map_err(|_| {
-                TaskError::WarehouseError(format!("no SQL file `{name}` in {}", self.folder))
-            })
+            .ok()
+            .map(|i| self.files[i].1)
     }
 
     /// The files whose names start with `prefix`, in name order.
@@ -107,11 +112,14 @@ pub fn files() -> &'static [(&'static str, &'static str)] {
     embedded::FILES
 }
 
+/// The repository's `sql/` folder, before overrides and rendering.
+const SHARED: Library = Library {
+    folder: "sql",
+    files: embedded::FILES,
+};
+
 fn raw(name: &str) -> Option<&'static str> {
-    embedded::FILES
-        .binary_search_by(|(n, _)| (*n).cmp(name))
-        .ok()
-        .map(|i| embedded::FILES[i].1)
+    SHARED.text(name)
 }
 
 /// The text of model `name` (e.g. `facts/fact_bloodtest`) in `dialect`.

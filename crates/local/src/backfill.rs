@@ -12,43 +12,19 @@
 use std::collections::BTreeSet;
 
 use ovom_asl::{Clock, TaskHandler};
-use ovom_core::params::{BackfillInput, Days, LogicalDate};
+use ovom_core::params::{Days, LogicalDate};
 use ovom_core::ports::Value;
 use serde::Deserialize;
 
-use crate::error::{LocalError, Refusal};
+use crate::error::LocalError;
 use crate::pipeline::{DayRun, Pipeline, RunOptions};
+
+/// What a backfill is asked: the backfill state machine's input, which the
+/// run history keeps and a redrive reads back.
+pub use ovom_core::backfill::BackfillInput;
 
 /// The name the run history gives a backfill.
 pub const BACKFILL: &str = "backfill";
-
-/// The longest range one backfill takes, as on AWS.
-pub const MAX_DAYS: i64 = BackfillInput::MAX_DAYS;
-
-#[derive(Debug, Clone, Copy)]
-pub struct BackfillOptions {
-    pub from: LogicalDate,
-    pub to: LogicalDate,
-    /// Days per execution (by default a month; one with append).
-    pub days_per_execution: Option<u32>,
-    pub run: RunOptions,
-}
-
-impl BackfillOptions {
-    /// The backfill state machine's input: what the run history keeps.
-    fn input(&self) -> BackfillInput {
-        BackfillInput {
-            dim_mode: self.run.dim_mode,
-            strict: self.run.strict,
-            rerun_later_days: !self.run.leave_later_days,
-            days_per_execution: self.days_per_execution,
-            ..BackfillInput::new(Days {
-                first: self.from,
-                last: self.to,
-            })
-        }
-    }
-}
 
 /// Why the caller of a backfill stopped it between two days.
 pub type Stop = Box<dyn std::error::Error + Send + Sync>;
@@ -86,56 +62,31 @@ pub struct DayFailure {
     pub cause: String,
 }
 
-/// The days of a range, checked: `from` not after `to`, at most
-/// [`MAX_DAYS`] days.
-pub fn range(from: LogicalDate, to: LogicalDate) -> Result<Vec<LogicalDate>, LocalError> {
-    let (a, b) = (from.date(), to.date());
-    if a > b {
-        return Err(Refusal::RangeReversed { from, to }.into());
-    }
-    let days = (b - a).num_days() + 1;
-    if days > MAX_DAYS {
-        return Err(Refusal::RangeTooLong { from, to, days }.into());
-    }
-    a.iter_days()
-        .take(days as usize)
-        .map(|d| LogicalDate::new(d).map_err(|e| LocalError::Task(e.into())))
-        .collect()
-}
-
-/// The chunks a backfill with `opts` runs, in order, checked (the range,
-/// the chunk size) before anything is written.
-pub fn chunks(opts: &BackfillOptions) -> Result<Vec<Days>, LocalError> {
-    range(opts.from, opts.to)?;
-    Ok(opts.input().chunks()?)
-}
-
-/// Start a backfill of the range; `each` hears of every day as it ends (a
-/// progress bar, a summary). `parent` is the daily execution that started
-/// the backfill for the days after its own. Only the range's last day runs
-/// again the days after the range that are already loaded (unless
-/// `opts.run.leave_later_days`): the days before it are followed by the
-/// range's next days.
+/// Start a backfill of the range, checked before anything is written;
+/// `each` hears of every chunk as it ends (a progress bar, a summary).
+/// `parent` is the daily execution that started the backfill for the days
+/// after its own. Only the range's last chunk runs again the days after the
+/// range that are already loaded (with `input.rerun_later_days`): the chunks
+/// before it are followed by the range's next chunks.
 pub fn backfill(
     p: &Pipeline,
-    opts: BackfillOptions,
+    input: &BackfillInput,
     parent: Option<&str>,
     clock: &dyn Clock,
     handler: &dyn TaskHandler,
     each: impl FnMut(Day<'_>) -> Result<(), Stop>,
 ) -> Result<BackfillOutcome, LocalError> {
-    let chunks = chunks(&opts)?;
-    let input = opts.input();
+    let chunks = input.chunks()?;
     let execution_id = p.next_execution_id(BACKFILL, None, |n| {
         format!(
             "{BACKFILL}-{}-{}-{n}",
-            opts.from.date().format("%Y%m%d"),
-            opts.to.date().format("%Y%m%d")
+            input.from.date().format("%Y%m%d"),
+            input.to.date().format("%Y%m%d")
         )
     })?;
-    let recorded = serde_json::to_value(&input).expect("a backfill input serialises");
+    let recorded = serde_json::to_value(input).expect("a backfill input serialises");
     p.execution_started(&execution_id, BACKFILL, None, &recorded, parent, clock)?;
-    run_chunks(p, execution_id, &input, &chunks, 0, clock, handler, each)
+    run_chunks(p, execution_id, input, &chunks, 0, clock, handler, each)
 }
 
 /// Resume a failed (or interrupted) backfill, as Step Functions' redrive of
@@ -178,47 +129,42 @@ pub fn redrive(
             return Err(interrupted(p, execution_id, stop, clock));
         }
     }
-    let done: i64 = chunks[..resume].iter().map(|c| c.count()).sum();
     run_chunks(
         p,
         execution_id.to_owned(),
         &input,
         &chunks,
-        done as usize,
+        resume,
         clock,
         handler,
         each,
     )
 }
 
-/// Run the range's `chunks` that follow its first `loaded` days, in order,
-/// then record the backfill's end.
+/// Run the range's `chunks` from the `resume`th on (those before it are
+/// loaded), in order, then record the backfill's end.
 #[allow(clippy::too_many_arguments)]
 fn run_chunks(
     p: &Pipeline,
     execution_id: String,
     input: &BackfillInput,
     chunks: &[Days],
-    loaded: usize,
+    resume: usize,
     clock: &dyn Clock,
     handler: &dyn TaskHandler,
     mut each: impl FnMut(Day<'_>) -> Result<(), Stop>,
 ) -> Result<BackfillOutcome, LocalError> {
+    let days = |chunks: &[Days]| chunks.iter().map(|c| c.count() as usize).sum();
     let mut outcome = BackfillOutcome {
         execution_id,
-        days: chunks.iter().map(|c| c.count() as usize).sum(),
+        days: days(chunks),
         executions: chunks.len(),
-        loaded,
+        loaded: days(&chunks[..resume]),
         ran: 0,
         failed: None,
     };
     let mut failure = None;
-    let mut start = 0;
-    for chunk in chunks.iter().copied() {
-        if start < loaded {
-            start += chunk.count() as usize;
-            continue;
-        }
+    for chunk in chunks[resume..].iter().copied() {
         let run_opts = RunOptions {
             strict: input.strict,
             dim_mode: input.dim_mode,

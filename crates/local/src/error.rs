@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use ovom_core::params::{Days, LogicalDate};
+use ovom_core::params::Days;
 use ovom_core::TaskError;
 
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +83,13 @@ pub enum Refusal {
     #[error("no execution `{0}` in the warehouse (`ovom status` lists them)")]
     NoSuchExecution(String),
 
+    /// A redrive of one state machine was asked for another's execution.
+    #[error("execution {execution_id} is a {state_machine} execution, not this one's")]
+    OtherMachine {
+        execution_id: String,
+        state_machine: String,
+    },
+
     #[error("execution {execution_id} succeeded: there is nothing to redrive ({again})")]
     Succeeded { execution_id: String, again: String },
 
@@ -92,18 +99,5 @@ pub enum Refusal {
     NotFailed {
         execution_id: String,
         status: String,
-    },
-
-    #[error("--from {from} is after --to {to}")]
-    RangeReversed { from: LogicalDate, to: LogicalDate },
-
-    #[error(
-        "the range {from} … {to} has {days} days; a backfill takes at most {} (split it)",
-        crate::backfill::MAX_DAYS
-    )]
-    RangeTooLong {
-        from: LogicalDate,
-        to: LogicalDate,
-        days: i64,
     },
 }

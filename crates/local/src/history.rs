@@ -19,12 +19,17 @@ impl Pipeline {
     /// The state machine an execution belongs to ([`STATE_MACHINE`] or
     /// [`backfill::BACKFILL`]), refusing an id that is not one.
     pub fn state_machine_of(&self, execution_id: &str) -> Result<String, LocalError> {
+        Ok(self.known_execution(execution_id)?.state_machine)
+    }
+
+    /// The run history's row of an execution, refusing an id that is not
+    /// one or that the history does not hold.
+    fn known_execution(&self, execution_id: &str) -> Result<ExecutionRow, LocalError> {
         if RunId::try_from(execution_id.to_owned()).is_err() {
             let shown: String = execution_id.chars().take(80).collect();
             return Err(Refusal::NotAnExecutionId(shown).into());
         }
         self.execution(execution_id)?
-            .map(|row| row.state_machine)
             .ok_or_else(|| Refusal::NoSuchExecution(execution_id.to_owned()).into())
     }
 
@@ -35,11 +40,14 @@ impl Pipeline {
         execution_id: &str,
         machine: &str,
     ) -> Result<ExecutionRow, LocalError> {
-        let found = self.state_machine_of(execution_id)?;
-        let row = self
-            .execution(execution_id)?
-            .filter(|_| found == machine)
-            .ok_or_else(|| Refusal::NoSuchExecution(execution_id.to_owned()))?;
+        let row = self.known_execution(execution_id)?;
+        if row.state_machine != machine {
+            return Err(Refusal::OtherMachine {
+                execution_id: execution_id.to_owned(),
+                state_machine: row.state_machine,
+            }
+            .into());
+        }
         match row.status.as_str() {
             "FAILED" | "ABORTED" => Ok(row),
             "SUCCEEDED" => Err(Refusal::Succeeded {

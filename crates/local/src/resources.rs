@@ -10,8 +10,8 @@ use ovom_core::local_dir::LocalDir;
 use ovom_core::params::{self, NestedStart};
 use ovom_duckdb::DuckWarehouse;
 
-use crate::backfill::{self, BackfillOptions};
-use crate::pipeline::{local_arn, Pipeline, RunOptions, LOCAL_BACKFILL_ARN};
+use crate::backfill;
+use crate::pipeline::{local_arn, Pipeline, LOCAL_BACKFILL_ARN};
 
 /// The state machine's three task resources, served in-process: the task
 /// library over the warehouse and the data root. It is the executor's task
@@ -94,20 +94,9 @@ impl TaskHandler for LaterDays<'_> {
             )));
         }
         let b = &start.input;
-        let opts = BackfillOptions {
-            from: b.from,
-            to: b.to,
-            days_per_execution: b.days_per_execution,
-            run: RunOptions {
-                strict: b.strict,
-                dim_mode: b.dim_mode,
-                leave_later_days: !b.rerun_later_days,
-                allow_empty: false,
-            },
-        };
         let outcome = backfill::backfill(
             self.pipeline,
-            opts,
+            b,
             Some(self.execution_id),
             self.clock,
             self.tasks,
