@@ -250,14 +250,14 @@ if want aws; then
     # functions' code, the Data API test server on PostgreSQL, moto's S3):
     # what the Data API serves for a month day by day, the month as one range
     # execution, and the year's backfill (a month per execution). Counts,
-    # not timings: each is one run.
+    # not timings: each is one run; its log lists the statements by kind.
     say "the AWS path's Data API counts (tests/offline/setup.sh's tools)"
     "$repo/tests/offline/setup.sh" >"$logs/aws-setup.log" 2>&1 ||
         die "the offline tools did not install; see $logs/aws-setup.log"
     aws_path() {  # ID ARGS...
         local id="$1"
         shift
-        "$bench/bin/aws-path" --data "$small" "$@" >"$logs/$id.log" 2>&1 ||
+        "$bench/bin/aws-path" --data "$small" --statements "$@" >"$logs/$id.log" 2>&1 ||
             die "$id failed; see $logs/$id.log"
         grep '^Data API: ' "$logs/$id.log" >"$out/$id.dataapi"
         grep -o '^days .*: [0-9]* executions' "$logs/$id.log" >"$out/$id.executions"

@@ -26,6 +26,7 @@ mod quality;
 mod redrive;
 mod report;
 mod reruns;
+mod schema;
 mod second_interpreter;
 mod slips;
 mod statemachine;

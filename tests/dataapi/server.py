@@ -48,8 +48,9 @@ connection dies when such a statement arrives: its transaction rolls back,
 the statement fails, later calls find the session closed), or
 {"copy_rejects": "text", "times": 1} (the next COPY rejects each line that
 holds the text, as a line Redshift cannot convert). GET
-/ovom-test/stats gives the calls per operation, statements, COPYs and the
-time statements spent in PostgreSQL.
+/ovom-test/stats gives the calls per operation, statements, COPYs, the
+time statements spent in PostgreSQL, and the statements by kind (their first
+words).
 """
 
 import argparse
@@ -143,7 +144,7 @@ class Server:
         self.lock = threading.Lock()
         self.query_ids = 1000
         self.faults = []
-        self.stats = {"calls": {}, "statements": 0, "copies": 0, "server_ms": 0.0, "batches": 0, "faults": 0}
+        self.stats = {"calls": {}, "statements": 0, "copies": 0, "server_ms": 0.0, "batches": 0, "faults": 0, "kinds": {}}
         self.s3 = boto3.client(
             "s3",
             endpoint_url=args.s3_endpoint,
@@ -323,6 +324,8 @@ class Server:
         st.query_id = self.next_query_id()
         with self.lock:
             self.stats["statements"] += 1
+            kind = sqltext.kind(sql)
+            self.stats["kinds"][kind] = self.stats["kinds"].get(kind, 0) + 1
         refused = sqltext.refusal(sql)
         if refused:
             raise copyjson.LoadFailed(refused)
@@ -597,7 +600,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         if self.path == "/ovom-test/reset-stats":
             with api.lock:
-                api.stats = {"calls": {}, "statements": 0, "copies": 0, "server_ms": 0.0, "batches": 0, "faults": 0}
+                api.stats = {"calls": {}, "statements": 0, "copies": 0, "server_ms": 0.0, "batches": 0, "faults": 0, "kinds": {}}
             self.reply(200, {}, "application/json")
             return
         target = self.headers.get("X-Amz-Target", "")

@@ -52,6 +52,17 @@ def scan(sql):
         yield ("code", start, n)
 
 
+KIND_WORDS = 4
+
+
+def kind(sql):
+    """A statement's kind for the server's tally: its first words of code
+    (comments dropped, spaces collapsed), e.g. `DELETE FROM fact_bloodtest
+    WHERE`. Values are parameters, so the words name no data."""
+    code = " ".join(sql[a:b] for k, a, b in scan(sql) if k != "comment")
+    return " ".join(code.split()[:KIND_WORDS])
+
+
 PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
 
 

@@ -21,6 +21,7 @@ use std::sync::{Mutex, OnceLock};
 
 use crate::contract;
 use crate::params::{DimMode, Model, Source};
+use crate::ports::Param;
 use crate::TaskError;
 
 mod embedded {
@@ -243,6 +244,41 @@ pub fn schema(dialect: Dialect) -> Result<Vec<Sql>, TaskError> {
     names.into_iter().map(|n| file(dialect, n)).collect()
 }
 
+/// The fingerprint of the schema in a dialect: a 64-bit FNV-1a hash of the
+/// DDL [`schema`] runs, as 16 hex digits. A change to any table or view
+/// changes it, and the next connection runs the DDL again.
+pub fn schema_fingerprint(dialect: Dialect) -> Result<String, TaskError> {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for ddl in schema(dialect)? {
+        for byte in ddl.text().bytes().chain([0]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    Ok(format!("{hash:016x}"))
+}
+
+/// `CREATE OR REPLACE VIEW ovom_schema` with the schema's fingerprint: run
+/// after the schema's DDL, read by `meta/schema_version`.
+pub fn schema_marker(dialect: Dialect) -> Result<Sql, TaskError> {
+    static CACHE: OnceLock<Mutex<HashMap<Dialect, Sql>>> = OnceLock::new();
+    let mut cache = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .expect("SQL cache");
+    if let Some(sql) = cache.get(&dialect) {
+        return Ok(*sql);
+    }
+    // The fingerprint is hex digits made here, never a value from outside.
+    let text = format!(
+        "CREATE OR REPLACE VIEW ovom_schema AS\nSELECT CAST('{}' AS VARCHAR(16)) AS fingerprint",
+        schema_fingerprint(dialect)?
+    );
+    let sql = Sql(Box::leak(text.into_boxed_str()));
+    cache.insert(dialect, sql);
+    Ok(sql)
+}
+
 /// Key and version column of a dimension: a row is replaced by a merge only
 /// when the incoming version is newer.
 fn dimension_columns(model: Model) -> (&'static str, &'static str) {
@@ -282,6 +318,96 @@ pub fn dimension(dialect: Dialect, model: Model, mode: DimMode) -> Result<Sql, T
     let text = Sql(Box::leak(text.into_boxed_str()));
     cache.insert((dialect, model, mode), text);
     Ok(text)
+}
+
+/// Most rows one [`values_rows`] statement carries: a range of a month is
+/// one statement, and no statement grows with the range.
+pub const VALUES_ROWS: usize = 32;
+
+/// A one-row `INSERT … VALUES (…)` statement for `rows` rows (1 ..=
+/// [`VALUES_ROWS`]): its tuple repeated, each placeholder `:p` of row `i`
+/// renamed `:p_i`; [`row_params`] names the rows' values to match. One
+/// statement instead of one per row (each statement costs a round trip on
+/// the Data API, and a fixed cost on DuckDB).
+pub fn values_rows(one: Sql, rows: usize) -> Result<Sql, TaskError> {
+    if rows == 0 || rows > VALUES_ROWS {
+        return Err(TaskError::WarehouseError(format!(
+            "a VALUES statement takes 1 to {VALUES_ROWS} rows, not {rows}"
+        )));
+    }
+    static CACHE: OnceLock<Mutex<HashMap<(&'static str, usize), Sql>>> = OnceLock::new();
+    let mut cache = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .expect("SQL cache");
+    if let Some(sql) = cache.get(&(one.text(), rows)) {
+        return Ok(*sql);
+    }
+    let [stmt] = statements(one.text())[..] else {
+        return Err(TaskError::WarehouseError(
+            "a VALUES statement is one statement".into(),
+        ));
+    };
+    let at = values_keyword(stmt)
+        .ok_or_else(|| TaskError::WarehouseError(format!("no VALUES in the statement {stmt:?}")))?;
+    let (head, tuple) = stmt.split_at(at);
+    let tuple = tuple.trim();
+    let mut text = head.trim_end().to_owned();
+    for i in 0..rows {
+        text.push_str(if i == 0 { "\n" } else { ",\n" });
+        let mut last = 0;
+        for (_, end) in placeholders(tuple) {
+            text.push_str(&tuple[last..end]);
+            text.push_str(&format!("_{i}"));
+            last = end;
+        }
+        text.push_str(&tuple[last..]);
+    }
+    let sql = Sql(Box::leak(text.into_boxed_str()));
+    cache.insert((one.text(), rows), sql);
+    Ok(sql)
+}
+
+/// The values of the rows of a [`values_rows`] statement: each row's
+/// parameter `p` as `p_<row>`.
+pub fn row_params(rows: &[Vec<Param>]) -> Vec<Param> {
+    static NAMES: OnceLock<Mutex<HashMap<(&'static str, usize), &'static str>>> = OnceLock::new();
+    let mut names = NAMES
+        .get_or_init(Default::default)
+        .lock()
+        .expect("parameter names");
+    let mut out = vec![];
+    for (i, row) in rows.iter().enumerate() {
+        for (name, value) in row {
+            // Bounded: the SQL files' names times VALUES_ROWS.
+            let named = *names
+                .entry((name, i))
+                .or_insert_with(|| Box::leak(format!("{name}_{i}").into_boxed_str()));
+            out.push((named, value.clone()));
+        }
+    }
+    out
+}
+
+/// Where the code after the `VALUES` keyword of a statement starts.
+fn values_keyword(stmt: &str) -> Option<usize> {
+    let b = stmt.as_bytes();
+    let mut found = None;
+    scan(stmt, |i, _| {
+        let word = stmt
+            .get(i..i + 6)
+            .is_some_and(|w| w.eq_ignore_ascii_case("VALUES"));
+        let before = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b"_:".contains(&b[i - 1]));
+        let after = b
+            .get(i + 6)
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || *c == b'_'));
+        if word && before && after {
+            found = Some(i + 6);
+            return false;
+        }
+        true
+    });
+    found
 }
 
 /// How a check compares what it got with what it expected.
@@ -441,6 +567,42 @@ pub fn to_positional(stmt: &str) -> (String, Vec<&str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::Value;
+
+    #[test]
+    fn the_schema_fingerprint_is_the_ddls_own_in_each_dialect() {
+        let duck = schema_fingerprint(Dialect::DuckDb).unwrap();
+        assert_eq!(duck, schema_fingerprint(Dialect::DuckDb).unwrap());
+        assert_eq!(duck.len(), 16);
+        assert!(duck.bytes().all(|b| b.is_ascii_hexdigit()));
+        // Redshift's DDL states its physical design: another fingerprint.
+        assert_ne!(duck, schema_fingerprint(Dialect::Redshift).unwrap());
+        let marker = schema_marker(Dialect::DuckDb).unwrap();
+        assert!(marker.text().contains(&format!("'{duck}'")), "{marker}");
+    }
+
+    #[test]
+    fn a_values_statement_repeats_its_tuple_with_each_rows_parameters() {
+        let one = Sql("-- the VALUES word in a comment\nINSERT INTO t (a, b)\nVALUES (:a, CAST(:b AS DATE), 'x:y');");
+        let two = values_rows(one, 2).unwrap();
+        assert_eq!(
+            two.text(),
+            "-- the VALUES word in a comment\nINSERT INTO t (a, b)\nVALUES\n(:a_0, CAST(:b_0 AS DATE), 'x:y'),\n(:a_1, CAST(:b_1 AS DATE), 'x:y')"
+        );
+        assert_eq!(values_rows(one, 2).unwrap(), two, "cached");
+        let rows = [
+            vec![("a", Value::Int(1)), ("b", Value::Int(2))],
+            vec![("a", Value::Int(3)), ("b", Value::Int(4))],
+        ];
+        let names: Vec<&str> = row_params(&rows).iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["a_0", "b_0", "a_1", "b_1"]);
+        let (_, bound) = to_positional(two.text());
+        assert_eq!(bound, ["a_0", "b_0", "a_1", "b_1"]);
+        for bad in [0, VALUES_ROWS + 1] {
+            assert!(values_rows(one, bad).is_err(), "{bad} rows");
+        }
+        assert!(values_rows(Sql("DELETE FROM t WHERE v = :values"), 1).is_err());
+    }
 
     #[test]
     fn splits_outside_strings_and_comments() {

@@ -20,13 +20,31 @@ use crate::reports::{
 use crate::sql;
 use crate::TaskError;
 
-/// Create every table and view that does not exist yet. Adapters call it
-/// once per connection (a CLI run, a Lambda container), not per task.
+/// Create every table and view that does not exist yet, and replace the
+/// views. Adapters call it once per connection (a CLI run, a Lambda
+/// container), not per task. A warehouse whose recorded fingerprint is the
+/// DDL's own (`sql::schema_fingerprint`) is as the DDL would leave it: one
+/// statement then, instead of the DDL's fifteen.
 pub fn ensure_schema(wh: &mut dyn Warehouse) -> Result<(), TaskError> {
-    for ddl in sql::schema(wh.dialect())? {
+    #[derive(Deserialize)]
+    struct Recorded {
+        fingerprint: String,
+    }
+    let dialect = wh.dialect();
+    let fingerprint = sql::schema_fingerprint(dialect)?;
+    // Fails on a warehouse that has no fingerprint yet: the DDL runs.
+    let recorded = wh
+        .query_table(sql::file(dialect, "meta/schema_version")?, &[])
+        .and_then(Table::read::<Recorded>)
+        .ok()
+        .and_then(|rows| rows.into_iter().next());
+    if recorded.is_some_and(|r| r.fingerprint == fingerprint) {
+        return Ok(());
+    }
+    for ddl in sql::schema(dialect)? {
         wh.execute(ddl, &[])?;
     }
-    Ok(())
+    wh.execute(sql::schema_marker(dialect)?, &[])
 }
 
 /// Copy one source's files of the task's days into its staging table,
@@ -63,19 +81,31 @@ pub fn stage(
         let lines = wh
             .copy_days(&requests, store)
             .map_err(|e| without_patient_values(p.source, e))?;
-        // Each day of the range is audited, a day with no file with zeros.
+        // Each day of the range is audited, a day with no file with zeros;
+        // up to sql::VALUES_ROWS days a statement.
         let copied: BTreeMap<LogicalDate, (usize, u64)> = requests
             .iter()
             .zip(lines)
             .map(|(r, n)| (r.logical_date, (r.files.len(), n)))
             .collect();
-        for day in days.iter() {
-            let (files, read) = copied.get(&day).copied().unwrap_or((0, 0));
-            let mut day_params = day_params(Days::one(day), p.run_id.as_str());
-            day_params.push(("source", Value::Text(p.source.folder().into())));
-            day_params.push(("files", Value::Int(files as i64)));
-            day_params.push(("lines_read", Value::Int(read as i64)));
-            wh.execute(audit, &day_params)?;
+        let rows: Vec<Vec<Param>> = days
+            .iter()
+            .map(|day| {
+                let (files, read) = copied.get(&day).copied().unwrap_or((0, 0));
+                vec![
+                    ("logical_date", Value::Text(day.to_string())),
+                    ("source", Value::Text(p.source.folder().into())),
+                    ("run_id", Value::Text(p.run_id.as_str().into())),
+                    ("files", Value::Int(files as i64)),
+                    ("lines_read", Value::Int(read as i64)),
+                ]
+            })
+            .collect();
+        for chunk in rows.chunks(sql::VALUES_ROWS) {
+            wh.execute(
+                sql::values_rows(audit, chunk.len())?,
+                &sql::row_params(chunk),
+            )?;
         }
         Ok(())
     })?;

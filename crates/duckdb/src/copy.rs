@@ -156,12 +156,14 @@ fn read<B: Batch>(
                 }
             }
         }
-        if batch.rows() > 0 && tx.send(Parsed::Rows(batch.finish())).is_err() {
-            return;
-        }
+        // A batch spans days: a day's rows may follow its `DayRead`, which
+        // orders only the malformed lines (each day's error budget).
         if tx.send(Parsed::DayRead(lines_read)).is_err() {
             return;
         }
+    }
+    if batch.rows() > 0 {
+        let _ = tx.send(Parsed::Rows(batch.finish()));
     }
 }
 
@@ -179,10 +181,16 @@ fn write(
     let mut quarantined: Vec<(NaiveDate, Malformed)> = vec![];
     let mut malformed: Vec<Malformed> = vec![];
     for message in rx.iter() {
-        let request = &requests[lines.len()];
+        let day = lines.len();
+        let request = || {
+            requests.get(day).ok_or_else(|| {
+                TaskError::WarehouseError("the file reader sent more days than it was given".into())
+            })
+        };
         match message {
             Parsed::Rows(columns) => append(&mut app, columns)?,
             Parsed::Malformed(m) => {
+                let request = request()?;
                 malformed.push(m);
                 if malformed.len() as u64 > u64::from(request.max_errors) {
                     let first = malformed.swap_remove(0);
@@ -195,6 +203,7 @@ fn write(
                 }
             }
             Parsed::DayRead(n) => {
+                let request = request()?;
                 tracing::debug!(
                     source = source.folder(),
                     logical_date = %request.logical_date,

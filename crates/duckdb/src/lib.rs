@@ -149,6 +149,24 @@ pub fn from_duck(v: DuckValue) -> Value {
     }
 }
 
+/// A statement's time, at trace level, named by its first words (the SQL
+/// files' text; values are bound, so no data is logged).
+fn traced(stmt: &str, started: std::time::Instant) {
+    if tracing::enabled!(tracing::Level::TRACE) {
+        let words: Vec<&str> = stmt
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .flat_map(str::split_whitespace)
+            .take(6)
+            .collect();
+        tracing::trace!(
+            statement = words.join(" "),
+            micros = started.elapsed().as_micros() as u64,
+            "statement"
+        );
+    }
+}
+
 fn bind(stmt: &str, params: &[Param]) -> Result<(String, Vec<DuckValue>), TaskError> {
     let (text, names) = sql::to_positional(stmt);
     let values = names
@@ -183,7 +201,10 @@ impl Warehouse for DuckWarehouse {
     }
 
     fn commit(&mut self) -> Result<(), TaskError> {
-        self.conn.execute_batch("COMMIT").map_err(map_error)
+        let started = std::time::Instant::now();
+        let done = self.conn.execute_batch("COMMIT").map_err(map_error);
+        traced("COMMIT", started);
+        done
     }
 
     fn rollback(&mut self) -> Result<(), TaskError> {
@@ -193,10 +214,12 @@ impl Warehouse for DuckWarehouse {
     fn execute(&mut self, text: Sql, params: &[Param]) -> Result<(), TaskError> {
         for stmt in sql::statements(&text) {
             let (positional, values) = bind(stmt, params)?;
+            let started = std::time::Instant::now();
             let mut prepared = self.conn.prepare_cached(&positional).map_err(map_error)?;
             prepared
                 .execute(duckdb::params_from_iter(values))
                 .map_err(map_error)?;
+            traced(stmt, started);
         }
         Ok(())
     }
@@ -209,6 +232,7 @@ impl Warehouse for DuckWarehouse {
             ));
         };
         let (positional, values) = bind(stmt, params)?;
+        let started = std::time::Instant::now();
         // Not cached: a read's plan must see the tables as they are now
         // (a cached plan made while a dimension was empty kept joining it
         // as empty).
@@ -226,6 +250,7 @@ impl Warehouse for DuckWarehouse {
             out.push(values);
         }
         drop(rows);
+        traced(stmt, started);
         Ok(Table {
             columns: prepared.column_names(),
             rows: out,

@@ -259,8 +259,9 @@ impl<'a> CopyDay<'a> {
         self.store.put(&jsonpaths_key, &self.layout.jsonpaths())?;
         let jsonpaths = self.url_of(&jsonpaths_key)?;
         // The rows wait in the session until the task's batch moves them.
+        // (Quarantined lines wait in theirs too, made when the first one
+        // comes: most days have none.)
         self.wh.pend(self.request.source.staging_table())?;
-        self.wh.pend(QUARANTINE)?;
         // COPY's table, once per transaction: a range copies many days.
         self.wh
             .session_table(self.layout.temp, &self.layout.create_temp())?;
@@ -377,13 +378,21 @@ impl<'a> CopyDay<'a> {
             jsonpaths,
             self.budget.maxerror(),
         );
-        let session = self
+        let (session, holds_rows) = self
             .wh
             .tx
             .borrow()
             .as_ref()
-            .and_then(|t| t.session.clone())
+            .and_then(|t| {
+                let session = t.session.clone()?;
+                Some((session, t.filled.contains(self.layout.temp)))
+            })
             .ok_or_else(|| TaskError::WarehouseError("COPY runs in the task's session".into()))?;
+        // COPY's table holds an earlier file's rows (moved already): emptied
+        // first. A task's first COPY finds it new and empty.
+        if holds_rows {
+            self.exec(&self.layout.clear(), &[])?;
+        }
         let done = match self
             .wh
             .block(self.wh.api.run(&copy, vec![], Session::In(&session)))
@@ -399,13 +408,22 @@ impl<'a> CopyDay<'a> {
             Err(f) => return Err(classify(&f)),
         };
 
-        let loaded = self
-            .rows(&self.layout.count(), &[])?
-            .first()
-            .and_then(|r| r.first())
-            .and_then(Value::as_i64)
-            .unwrap_or(0)
-            .max(0) as u64;
+        if let Some(tx) = self.wh.tx.borrow_mut().as_mut() {
+            tx.filled.insert(self.layout.temp.to_owned());
+        }
+        // The rows COPY loaded: the statement's ResultRows ("the number of
+        // rows affected by SQL statements such as INSERT, UPDATE, DELETE,
+        // COPY", DescribeStatement), else counted.
+        let loaded = if done.result_rows >= 0 {
+            done.result_rows as u64
+        } else {
+            self.rows(&self.layout.count(), &[])?
+                .first()
+                .and_then(|r| r.first())
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+                .max(0) as u64
+        };
         let load = done.pid.map(|pid| Load {
             pid,
             file: url.clone(),
@@ -428,7 +446,6 @@ impl<'a> CopyDay<'a> {
                 ("run_id", run_id.clone()),
             ],
         )?;
-        self.exec(&self.layout.clear(), &[])?;
         quarantined.sort_by_key(|m| m.line);
         self.quarantine(&quarantined, &day, &source_file, &run_id)?;
         Ok(lines.count)
@@ -538,6 +555,10 @@ impl<'a> CopyDay<'a> {
         source_file: &Value,
         run_id: &Value,
     ) -> Result<(), TaskError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.wh.pend(QUARANTINE)?;
         let mut start = 0;
         while start < rows.len() {
             let mut end = start;

@@ -46,6 +46,9 @@ struct Plan {
     columns: Vec<ColumnMetadata>,
     /// Result pages; a result set when there is at least one.
     pages: Vec<Vec<Vec<Field>>>,
+    /// `ResultRows` of a statement that changes rows (a COPY's rows
+    /// loaded); else the rows of the pages.
+    affected: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -203,7 +206,11 @@ impl Fake {
                 Outcome::Finished => out
                     .status(StatusString::Finished)
                     .has_result_set(!s.plan.pages.is_empty())
-                    .result_rows(s.plan.pages.iter().map(Vec::len).sum::<usize>() as i64),
+                    .result_rows(
+                        s.plan
+                            .affected
+                            .unwrap_or(s.plan.pages.iter().map(Vec::len).sum::<usize>() as i64),
+                    ),
                 Outcome::Failed(e) => out.status(StatusString::Failed).error(e),
                 Outcome::Never => out.status(StatusString::Started),
                 Outcome::Reject { .. } => unreachable!("never submitted"),

@@ -50,6 +50,8 @@ pub(super) struct Transaction {
     /// The session temporary tables the transaction created: the
     /// `ovom_pending_<table>` whose rows the batch moves, COPY's tables.
     pub temps: BTreeSet<String>,
+    /// COPY's tables that hold the rows of a file already moved on.
+    pub filled: BTreeSet<String>,
 }
 
 impl Transaction {

@@ -1,7 +1,7 @@
 //! `aws-path`: load a data root through the AWS path, offline.
 //!
 //! ```text
-//! aws-path --data DIR [--date D | --from D1 --to D2 [--range | --backfill [--days-per-execution N]]] [--keep PGDIR]
+//! aws-path --data DIR [--date D | --from D1 --to D2 [--range | --backfill [--days-per-execution N]]] [--statements] [--keep PGDIR]
 //! ```
 //!
 //! Starts PostgreSQL, moto's S3 and the Data API test server, uploads the
@@ -10,7 +10,9 @@
 //! as the backfill state machine runs them with `--backfill`: chunks of
 //! `--days-per-execution` days, a month by default), and prints the run's
 //! summary with what the Data API served (calls, statements, COPYs, time in
-//! PostgreSQL): the counts the cost model in the README is made of. With `--keep`, the PostgreSQL server is left
+//! PostgreSQL): the counts the cost model in the README is made of. With
+//! `--statements`, it also lists the statements by kind (their first words),
+//! most frequent first. With `--keep`, the PostgreSQL server is left
 //! running on its folder, the warehouse's tables under their own names, for
 //! `psql`.
 
@@ -27,10 +29,11 @@ struct Args {
     range: bool,
     backfill: bool,
     days_per_execution: Option<u32>,
+    statements: bool,
     keep: Option<PathBuf>,
 }
 
-const USAGE: &str = "usage: aws-path --data DIR [--date D | --from D1 --to D2 [--range | --backfill [--days-per-execution N]]] [--keep PGDIR]";
+const USAGE: &str = "usage: aws-path --data DIR [--date D | --from D1 --to D2 [--range | --backfill [--days-per-execution N]]] [--statements] [--keep PGDIR]";
 
 fn args() -> Result<Args> {
     let mut a = Args {
@@ -40,6 +43,7 @@ fn args() -> Result<Args> {
         range: false,
         backfill: false,
         days_per_execution: None,
+        statements: false,
         keep: None,
     };
     let mut data = None;
@@ -67,6 +71,7 @@ fn args() -> Result<Args> {
                         .with_context(|| format!("--days-per-execution {n:?}: not a number"))?,
                 );
             }
+            "--statements" => a.statements = true,
             "--keep" => a.keep = Some(PathBuf::from(value()?)),
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -168,6 +173,21 @@ fn main() -> Result<()> {
         stats["copies"],
         stats["server_ms"].as_f64().unwrap_or(0.0)
     );
+    if a.statements {
+        let mut kinds: Vec<(&String, u64)> = stats["kinds"]
+            .as_object()
+            .map(|k| {
+                k.iter()
+                    .map(|(s, n)| (s, n.as_u64().unwrap_or(0)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        println!("statements by kind:");
+        for (kind, n) in kinds {
+            println!("  {n:>7}  {kind}");
+        }
+    }
     if a.keep.is_some() {
         println!("PostgreSQL is left running: {}", path.pg.psql_command());
         println!(

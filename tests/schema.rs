@@ -1,0 +1,61 @@
+//! The schema's DDL runs once per fingerprint: a connection that finds the
+//! fingerprint of its own DDL in `ovom_schema` runs none of it; a changed
+//! schema (another fingerprint) runs it again.
+
+use ovom_core::sql::{self, Dialect};
+use ovom_core::tasks::ensure_schema;
+use ovom_duckdb::DuckWarehouse;
+
+fn relations(wh: &DuckWarehouse) -> Vec<String> {
+    let mut stmt = wh
+        .connection()
+        .prepare("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1")
+        .unwrap();
+    let names = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap();
+    names.map(Result::unwrap).collect()
+}
+
+fn recorded(wh: &DuckWarehouse) -> String {
+    wh.connection()
+        .query_row("SELECT fingerprint FROM ovom_schema", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn the_ddl_runs_on_a_new_or_changed_schema_and_not_on_one_that_holds_its_fingerprint() {
+    let mut wh = DuckWarehouse::in_memory().unwrap();
+    ensure_schema(&mut wh).unwrap();
+    let made = relations(&wh);
+    for table in [
+        "fact_bloodtest",
+        "dim_patient",
+        "stg_bloodtest",
+        "ovom_schema",
+    ] {
+        assert!(made.iter().any(|t| t == table), "{table} in {made:?}");
+    }
+    assert_eq!(
+        recorded(&wh),
+        sql::schema_fingerprint(Dialect::DuckDb).unwrap()
+    );
+
+    // Its own fingerprint: no DDL runs (a view dropped behind its back stays
+    // dropped, which shows that nothing ran).
+    wh.connection()
+        .execute_batch("DROP VIEW stg_bloodtest")
+        .unwrap();
+    ensure_schema(&mut wh).unwrap();
+    assert!(!relations(&wh).contains(&"stg_bloodtest".to_owned()));
+
+    // Another fingerprint (a schema of another release): the DDL runs again
+    // and records this one.
+    wh.connection()
+        .execute_batch("CREATE OR REPLACE VIEW ovom_schema AS SELECT 'older' AS fingerprint")
+        .unwrap();
+    ensure_schema(&mut wh).unwrap();
+    assert_eq!(relations(&wh), made);
+    assert_eq!(
+        recorded(&wh),
+        sql::schema_fingerprint(Dialect::DuckDb).unwrap()
+    );
+}
