@@ -24,7 +24,7 @@ use crate::TaskError;
 /// views. Adapters call it once per connection (a CLI run, a Lambda
 /// container), not per task. A warehouse whose recorded fingerprint is the
 /// DDL's own (`sql::schema_fingerprint`) is as the DDL would leave it: one
-/// statement then, instead of the DDL's fifteen.
+/// probe then, instead of every DDL statement.
 pub fn ensure_schema(wh: &mut dyn Warehouse) -> Result<(), TaskError> {
     #[derive(Deserialize)]
     struct Recorded {
@@ -92,13 +92,13 @@ pub fn stage(
             .iter()
             .map(|day| {
                 let (files, read) = copied.get(&day).copied().unwrap_or((0, 0));
-                vec![
-                    ("logical_date", Value::Text(day.to_string())),
+                let mut row = day_params(Days::one(day), p.run_id.as_str());
+                row.extend([
                     ("source", Value::Text(p.source.folder().into())),
-                    ("run_id", Value::Text(p.run_id.as_str().into())),
                     ("files", Value::Int(files as i64)),
                     ("lines_read", Value::Int(read as i64)),
-                ]
+                ]);
+                row
             })
             .collect();
         for chunk in rows.chunks(sql::VALUES_ROWS) {
