@@ -14,18 +14,19 @@ use crate::support::*;
 /// sorted: what both engines must agree on. A range audits every day it
 /// covers; day by day only the days run: audit rows of days with no file
 /// are left out.
-const TABLE_COLUMNS: [(&str, &str); 11] = [
+const TABLE_COLUMNS: [(&str, &str); 12] = [
     ("staging_patient", "logical_date, source_file, line_no, patient_id, first_name, last_name, sex, age, height, weight, address, registered_at"),
     ("staging_bloodtest", "logical_date, source_file, line_no, test_id, patient_id, doc_id, doc_name, clinic, lab_id, lab_name, city, ts, ap_hi, ap_lo, cholesterol, gluc, smoke, alco, active, cardio"),
     ("quarantine", "logical_date, source, source_file, line_no, error, \"raw\""),
     ("stage_audit", "logical_date, source, files, lines_read"),
-    ("rejects", "logical_date, reason, source_file, line_no, test_id, patient_id, doc_id, lab_id, ts, ap_hi, ap_lo, cholesterol, gluc, smoke, alco, active, cardio"),
+    ("rejects", "logical_date, reason, decided_on, source_file, line_no, test_id, patient_id, doc_id, lab_id, ts, ap_hi, ap_lo, cholesterol, gluc, smoke, alco, active, cardio"),
     ("duplicates", "logical_date, kind, source_file, line_no, test_id"),
+    ("pending_tests", "logical_date, source_file, line_no, test_id, patient_id, wait_until"),
     ("dim_patient", "patient_id, first_name, last_name, sex, age, height, weight, address, registered_at, first_seen_on"),
     ("dim_doctor", "doc_id, doc_name, clinic, last_seen_at"),
     ("dim_lab", "lab_id, lab_name, city, last_seen_at"),
     ("dim_date", "date_key, full_date, year, quarter, month, day_of_month, iso_day_of_week, is_weekend"),
-    ("fact_bloodtest", "test_id, patient_id, doc_id, lab_id, date_key, ts, ap_hi, ap_lo, cholesterol, gluc, smoke, alco, active, cardio, logical_date, source_file, line_no"),
+    ("fact_bloodtest", "test_id, patient_id, doc_id, lab_id, date_key, ts, ap_hi, ap_lo, cholesterol, gluc, smoke, alco, active, cardio, logical_date, decided_on, source_file, line_no"),
 ];
 
 fn select(table: &str, columns: &str) -> String {
@@ -87,11 +88,35 @@ fn assert_tables_equal(aws: &Tables, duck: &Tables, what: &str) {
 }
 
 /// Three dirty weeks with a late re-delivery (2025-02-10's tests sent again
-/// on 2025-02-15), malformed lines, rule breaks and duplicates.
+/// on 2025-02-15), malformed lines, rule breaks, duplicates and late patient
+/// records.
 fn dirty_weeks() -> (Data, Vec<String>) {
     let year = dirty_year();
     let weeks = Data::new();
     copy_days(year.path(), weeks.path(), "2025-02-01", "2025-02-21");
+    // Late patient records: patient 9001's first record comes 3 days after
+    // its test (loaded then), 9002's 12 days after (the test is rejected
+    // when its window closes), 9003's never (its test still waits).
+    let late = |d: &str, source: &str, line: String| {
+        weeks.file(&format!("{source}/{}/part-00099.json", folder(d)), &[line]);
+    };
+    late("2025-02-05", "patient_data", patient(9001, "2025-02-05"));
+    late("2025-02-15", "patient_data", patient(9002, "2025-02-15"));
+    late(
+        "2025-02-02",
+        "log_data",
+        test("bt-late-1", 9001, "2025-02-02", json!({})),
+    );
+    late(
+        "2025-02-03",
+        "log_data",
+        test("bt-late-2", 9002, "2025-02-03", json!({})),
+    );
+    late(
+        "2025-02-18",
+        "log_data",
+        test("bt-late-3", 9003, "2025-02-18", json!({})),
+    );
     let days = (1..=21).map(|d| format!("2025-02-{d:02}")).collect();
     (weeks, days)
 }
@@ -134,6 +159,15 @@ fn dirty_days_day_by_day_and_as_a_range_leave_the_embedded_warehouses_tables() {
                 .any(|(t, r)| *t == "duplicates" && !r.is_empty()),
         "the data must hold malformed lines, rejects and duplicates"
     );
+    // And tests that waited for a late patient record: loaded, rejected
+    // when the window closed, and still waiting.
+    for waited in [
+        "SELECT COUNT(*) FROM fact_bloodtest WHERE decided_on > logical_date",
+        "SELECT COUNT(*) FROM rejects WHERE decided_on > logical_date",
+        "SELECT COUNT(*) FROM pending_tests",
+    ] {
+        assert!(scalar(&embedded, waited) > 0, "{waited}");
+    }
 
     let by_day = started(&data);
     for d in &days {

@@ -27,6 +27,8 @@ enum Fate {
     Rejected(&'static str),
     /// In `duplicates`, of this kind.
     Duplicate(&'static str),
+    /// In `pending_tests`: waiting for its patient's first record.
+    Pending,
     /// A patient line in `staging_patient`.
     Staged,
     /// In `quarantine`, its error holding this text.
@@ -520,7 +522,7 @@ fn cases() -> Vec<Case> {
                         Quarantined("field `lab_name`: 300 bytes"),
                         Quarantined("field `clinic`: 257 bytes"),
                         Quarantined("field `doc_name`: 257 bytes"),
-                        Rejected("unknown_patient"),
+                        Pending,
                         Loaded,
                     ],
                 ),
@@ -657,7 +659,7 @@ fn cases() -> Vec<Case> {
         one_day(
             "unknown_patient",
             text(&[ok("bt-1", 99, D1), ok("bt-2", 1, D1)]),
-            &[Rejected("unknown_patient"), Loaded],
+            &[Pending, Loaded],
         ),
         // 19
         Case {
@@ -778,12 +780,8 @@ fn cases() -> Vec<Case> {
                 expect(
                     &lf(D2, 0),
                     &[
-                        Loaded,
-                        Rejected("unknown_patient"),
-                        // Patient 3 has a record of the day before.
-                        Loaded,
-                        Rejected("unknown_patient"),
-                        Rejected("unknown_patient"),
+                        Loaded, Pending, // Patient 3 has a record of the day before.
+                        Loaded, Pending, Pending,
                     ],
                 ),
             ]
@@ -1040,7 +1038,9 @@ fn mixed_bag(name: &'static str) -> Case {
                 &[
                     Loaded,
                     Quarantined("not valid JSON"),
-                    Rejected("unknown_patient"),
+                    // Patient 7's first record comes the next day: it waits,
+                    // then loads.
+                    Loaded,
                     Duplicate("same_day"),
                 ],
             ),
@@ -1070,6 +1070,7 @@ struct Tally {
     loaded: i64,
     rejected: i64,
     duplicates: i64,
+    pending: i64,
     log_quarantined: i64,
     patient_read: i64,
     patient_staged: i64,
@@ -1083,6 +1084,7 @@ impl std::ops::AddAssign for Tally {
         self.loaded += o.loaded;
         self.rejected += o.rejected;
         self.duplicates += o.duplicates;
+        self.pending += o.pending;
         self.log_quarantined += o.log_quarantined;
         self.patient_read += o.patient_read;
         self.patient_staged += o.patient_staged;
@@ -1092,13 +1094,14 @@ impl std::ops::AddAssign for Tally {
 
 impl Tally {
     /// Every line read is accounted for: log_data lines read = loaded +
-    /// rejected + duplicates + quarantined (and = staged + quarantined);
+    /// rejected + duplicates + pending + quarantined (and = staged +
+    /// quarantined);
     /// patient_data lines read = staged + quarantined.
     fn assert_reconciles(&self, what: &str) {
         assert_eq!(
             self.log_read,
-            self.loaded + self.rejected + self.duplicates + self.log_quarantined,
-            "{what}: log_data lines read ≠ loaded + rejected + duplicates + quarantined: {self:?}"
+            self.loaded + self.rejected + self.duplicates + self.pending + self.log_quarantined,
+            "{what}: log_data lines read ≠ loaded + rejected + duplicates + pending + quarantined: {self:?}"
         );
         assert_eq!(
             self.log_read,
@@ -1125,6 +1128,7 @@ fn reconcile(p: &Pipeline) -> BTreeMap<String, Tally> {
             UNION SELECT logical_date FROM fact_bloodtest
             UNION SELECT logical_date FROM rejects
             UNION SELECT logical_date FROM duplicates
+            UNION SELECT logical_date FROM pending_tests
         )
         SELECT
             CAST(d.logical_date AS VARCHAR),
@@ -1134,6 +1138,7 @@ fn reconcile(p: &Pipeline) -> BTreeMap<String, Tally> {
             (SELECT COUNT(*) FROM fact_bloodtest f WHERE f.logical_date = d.logical_date),
             (SELECT COUNT(*) FROM rejects r WHERE r.logical_date = d.logical_date),
             (SELECT COUNT(*) FROM duplicates u WHERE u.logical_date = d.logical_date),
+            (SELECT COUNT(*) FROM pending_tests w WHERE w.logical_date = d.logical_date),
             (SELECT COUNT(*) FROM quarantine q
               WHERE q.logical_date = d.logical_date AND q.source = 'log_data'),
             (SELECT COALESCE(SUM(lines_read), 0) FROM stage_audit a
@@ -1153,10 +1158,11 @@ fn reconcile(p: &Pipeline) -> BTreeMap<String, Tally> {
             loaded: n(3),
             rejected: n(4),
             duplicates: n(5),
-            log_quarantined: n(6),
-            patient_read: n(7),
-            patient_staged: n(8),
-            patient_quarantined: n(9),
+            pending: n(6),
+            log_quarantined: n(7),
+            patient_read: n(8),
+            patient_staged: n(9),
+            patient_quarantined: n(10),
         };
         t.assert_reconciles(&r[0]);
         total += t;
@@ -1173,6 +1179,7 @@ fn line_outcomes(p: &Pipeline) -> BTreeMap<(String, u64), (String, String, Strin
         SELECT CAST(logical_date AS VARCHAR), source_file, line_no, 'loaded', '' FROM fact_bloodtest
         UNION ALL SELECT CAST(logical_date AS VARCHAR), source_file, line_no, 'rejected', reason FROM rejects
         UNION ALL SELECT CAST(logical_date AS VARCHAR), source_file, line_no, 'duplicate', kind FROM duplicates
+        UNION ALL SELECT CAST(logical_date AS VARCHAR), source_file, line_no, 'pending', '' FROM pending_tests
         UNION ALL SELECT CAST(logical_date AS VARCHAR), source_file, line_no, 'quarantined', error FROM quarantine
         UNION ALL SELECT CAST(logical_date AS VARCHAR), source_file, line_no, 'staged', '' FROM staging_patient";
     let mut out = BTreeMap::new();
@@ -1308,6 +1315,7 @@ fn check_case(case: &Case, p: &Pipeline) {
                         Staged => table == "staged",
                         Rejected(r) => table == "rejected" && detail == r,
                         Duplicate(k) => table == "duplicate" && detail == k,
+                        Pending => table == "pending",
                         Quarantined(e) => table == "quarantined" && detail.contains(e),
                         Unstaged => unreachable!(),
                     }
@@ -1341,6 +1349,7 @@ fn check_case(case: &Case, p: &Pipeline) {
                 Loaded => t.loaded += 1,
                 Rejected(_) => t.rejected += 1,
                 Duplicate(_) => t.duplicates += 1,
+                Pending => t.pending += 1,
                 _ => t.log_quarantined += 1,
             }
             if !matches!(fate, Quarantined(_)) {

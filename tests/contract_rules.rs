@@ -116,6 +116,22 @@ fn each_rule_rejects_with_its_reason_in_the_contracts_order() {
     data.file(&format!("log_data/{f}/part-00000.json"), &lines);
     let p = pipeline(data.path());
     run_ok(&p, DAY);
+    // A test whose patient has no record waits for it (the late patient
+    // window, 7 days); the window's last day, with no file, rejects it.
+    let waiting: Vec<Vec<String>> = cases()
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, _, o))| *o == Rejected("unknown_patient"))
+        .map(|(i, _)| vec![format!("bt-{i:08}")])
+        .collect();
+    assert!(!waiting.is_empty());
+    assert_eq!(
+        rows(&p, "SELECT test_id FROM pending_tests ORDER BY 1"),
+        waiting
+    );
+    let closes = (day(DAY).date() + chrono::Days::new(7)).to_string();
+    run_ok(&p, &closes);
+    assert_eq!(scalar(&p, "SELECT COUNT(*) FROM pending_tests"), 0);
 
     for (i, (name, _, expected)) in cases().into_iter().enumerate() {
         let id = format!("bt-{i:08}");

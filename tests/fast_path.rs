@@ -75,6 +75,13 @@ fn a_range_over_a_dirty_year_equals_its_days_run_one_after_another_in_each_mode(
             ) > 0
         );
         assert!(scalar(&b, "SELECT COUNT(*) FROM quarantine") > 0);
+        // Late patient records: tests loaded after their delivery day.
+        assert!(
+            scalar(
+                &b,
+                "SELECT COUNT(*) FROM fact_bloodtest WHERE decided_on > logical_date"
+            ) > 0
+        );
         assert_same(&a, &b, mode.as_str());
         crate::pipeline::assert_matches_reference(&b, data.path());
     }
@@ -144,7 +151,8 @@ fn a_range_decides_ties_duplicates_and_late_patients_as_day_by_day_does() {
                 d1,
                 json!({"ts": "2025-03-01T23:00:00Z", "doc_id": 8}),
             ),
-            // Patient 3 is unknown on day 1 (registered on day 3).
+            // Patient 3 is unknown on day 1 (registered on day 3): the
+            // test waits for it.
             test("c", 3, d1, json!({})),
             test("bad", 1, d1, json!({"ap_hi": 20})),
         ],
@@ -195,9 +203,14 @@ fn a_range_decides_ties_duplicates_and_late_patients_as_day_by_day_does() {
         );
         assert_eq!(
             rows(&b, "SELECT test_id, reason FROM rejects ORDER BY 1"),
-            [["bad", "implausible_pressure"], ["c", "unknown_patient"]]
+            [["bad", "implausible_pressure"]]
                 .map(|r| r.map(str::to_owned).to_vec())
                 .to_vec()
+        );
+        // c waited for patient 3 from day 1 and loaded on day 3.
+        assert_eq!(
+            rows(&b, "SELECT CAST(logical_date AS VARCHAR), CAST(decided_on AS VARCHAR) FROM fact_bloodtest WHERE test_id = 'c'"),
+            vec![vec![d1.to_owned(), d3.to_owned()]]
         );
         assert_eq!(
             rows(

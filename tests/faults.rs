@@ -35,7 +35,7 @@ const TASKS: [(&str, &str); 8] = [
 
 /// What each task writes: a table, or the rows of one source in a table two
 /// tasks share.
-const WRITES: [(&str, Option<&str>, &str); 13] = [
+const WRITES: [(&str, Option<&str>, &str); 14] = [
     ("staging_patient", None, "StagePatients"),
     ("quarantine", Some("patient_data"), "StagePatients"),
     ("stage_audit", Some("patient_data"), "StagePatients"),
@@ -49,6 +49,7 @@ const WRITES: [(&str, Option<&str>, &str); 13] = [
     ("fact_bloodtest", None, "LoadFact"),
     ("rejects", None, "LoadFact"),
     ("duplicates", None, "LoadFact"),
+    ("pending_tests", None, "LoadFact"),
 ];
 
 /// The top-level state a task's failure fails the execution at.
@@ -60,7 +61,7 @@ fn top_state(state: &str) -> &str {
 }
 
 /// Two days; the second brings something new to every table: a patient, a
-/// doctor, a lab, a date, a malformed line in each source, a reject and
+/// doctor, a lab, a date, a malformed line in each source, a pending test, a reject and
 /// duplicates of both kinds.
 fn two_days() -> Data {
     let data = Data::new();
@@ -93,6 +94,8 @@ fn two_days() -> Data {
             test("bt-1", 1, D2, json!({})),
             test("bt-5", 3, D2, json!({"ap_hi": 70, "ap_lo": 90})),
             "{\"test_id\": \"bt-6\",".to_owned(),
+            // No record of patient 9 yet: it waits.
+            test("bt-8", 9, D2, json!({})),
         ],
     );
     data

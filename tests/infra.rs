@@ -1178,7 +1178,7 @@ const EMF_TASK_METRICS: [(TaskKind, &[&str]); 3] = [
     ),
     (
         TaskKind::Load,
-        &["RowsLoaded", "RowsRejected", "Duplicates"],
+        &["RowsLoaded", "RowsRejected", "Duplicates", "PendingTests"],
     ),
     (TaskKind::Quality, &["ChecksRun", "CheckFailures"]),
 ];

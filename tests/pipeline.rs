@@ -41,6 +41,7 @@ pub fn assert_tables_match_reference(
             .collect();
     assert_eq!(rejected, e.rejected);
     assert_eq!(count("SELECT COUNT(*) FROM duplicates"), e.duplicates);
+    assert_eq!(count("SELECT COUNT(*) FROM pending_tests"), e.pending);
     assert_eq!(
         count("SELECT COUNT(*) FROM quarantine WHERE source = 'log_data'"),
         e.quarantined_tests
@@ -70,6 +71,7 @@ pub fn assert_tables_match_reference(
             + e.rejected.values().sum::<u64>()
             + e.duplicates
             + e.quarantined_tests
+            + e.pending
     );
 }
 
@@ -87,6 +89,7 @@ fn a_generated_year_with_dirty_and_malformed_lines_loads_exactly_what_the_contra
         tests: 5000,
         dirty_rate: 0.08,
         malformed_rate: 0.01,
+        late_patient_rate: 0.05,
         ..Options::default()
     };
     let data = generated(&opts);

@@ -134,10 +134,19 @@ fn a_patient_update_on_a_later_day_replaces_the_record_and_a_rerun_of_the_earlie
         ],
     ];
     assert_eq!(rows(&p, q), expected);
-    // Patient 2 registered after bt-2 was delivered: unknown then, and still after a re-run.
+    // Patient 2's first record came 19 days after bt-2 was delivered, after
+    // the 7-day window: bt-2 waited, was rejected when the window closed,
+    // and a re-run decides the same.
     assert_eq!(
-        rows(&p, "SELECT test_id, reason FROM rejects"),
-        vec![vec!["bt-2".to_owned(), "unknown_patient".into()]]
+        rows(
+            &p,
+            "SELECT test_id, reason, CAST(decided_on AS VARCHAR) FROM rejects"
+        ),
+        vec![vec![
+            "bt-2".to_owned(),
+            "unknown_patient".into(),
+            "2025-05-08".into()
+        ]]
     );
     let before = fingerprints(&p);
     run_ok(&p, d1);

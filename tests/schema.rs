@@ -59,3 +59,44 @@ fn the_ddl_runs_on_a_new_or_changed_schema_and_not_on_one_that_holds_its_fingerp
         sql::schema_fingerprint(Dialect::DuckDb).unwrap()
     );
 }
+
+#[test]
+fn a_warehouse_made_before_decided_on_gains_it_set_to_each_rows_delivery_day() {
+    let mut wh = DuckWarehouse::in_memory().unwrap();
+    ensure_schema(&mut wh).unwrap();
+    // The fact and rejects as an earlier release made them, with a row each.
+    wh.connection()
+        .execute_batch(
+            "ALTER TABLE fact_bloodtest DROP COLUMN decided_on;
+             ALTER TABLE rejects DROP COLUMN decided_on;
+             INSERT INTO fact_bloodtest (test_id, patient_id, doc_id, lab_id, date_key, ts,
+                 ap_hi, ap_lo, cholesterol, gluc, smoke, alco, active, cardio,
+                 logical_date, source_file, line_no, run_id)
+             VALUES ('bt-1', 1, 7, 3, 20250301, TIMESTAMP '2025-03-01 10:00:00',
+                 120, 80, 1, 1, 0, 0, 1, 0, DATE '2025-03-01', 'log_data/x.json', 1, 'r1');
+             INSERT INTO rejects (logical_date, reason, source_file, line_no, test_id, patient_id,
+                 doc_id, lab_id, ts, ap_hi, ap_lo, cholesterol, gluc, smoke, alco, active, cardio, run_id)
+             VALUES (DATE '2025-03-02', 'unknown_patient', 'log_data/y.json', 2, 'bt-2', 9,
+                 7, 3, TIMESTAMP '2025-03-02 10:00:00', 120, 80, 1, 1, 0, 0, 1, 0, 'r1');
+             CREATE OR REPLACE VIEW ovom_schema AS SELECT 'older' AS fingerprint;",
+        )
+        .unwrap();
+    ensure_schema(&mut wh).unwrap();
+    fn decided(wh: &DuckWarehouse, table: &str) -> String {
+        wh.connection()
+            .query_row(
+                &format!("SELECT CAST(decided_on AS VARCHAR) FROM {table}"),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+    assert_eq!(decided(&wh, "fact_bloodtest"), "2025-03-01");
+    assert_eq!(decided(&wh, "rejects"), "2025-03-02");
+    // Run again on the new schema: nothing to add.
+    wh.connection()
+        .execute_batch("CREATE OR REPLACE VIEW ovom_schema AS SELECT 'older' AS fingerprint")
+        .unwrap();
+    ensure_schema(&mut wh).unwrap();
+    assert_eq!(decided(&wh, "fact_bloodtest"), "2025-03-01");
+}

@@ -94,7 +94,7 @@ fn a_clean_day_runs_every_task_in_order_with_its_parameters() {
     );
     assert_eq!(
         calls[6].1,
-        json!({"model": "fact_bloodtest", "logical_date": "2025-03-14", "through": "2025-03-14", "run_id": "exec-1"})
+        json!({"model": "fact_bloodtest", "logical_date": "2025-03-14", "through": "2025-03-14", "run_id": "exec-1", "patient_wait_days": 7})
     );
     assert_eq!(calls[7].0, local_arn(TaskKind::Quality));
     assert_eq!(calls[7].1["checks"].as_array().unwrap().len(), 6);

@@ -18,6 +18,7 @@ mod faults;
 mod hostile;
 mod infra;
 mod late_days;
+mod late_patients;
 mod operator;
 mod params;
 mod pipeline;

@@ -1,5 +1,6 @@
--- Every log_data line of the day is loaded, rejected, a duplicate or
--- quarantined: lines read = loaded + rejected + duplicates + quarantined.
+-- Every log_data line of the day is loaded, rejected, a duplicate,
+-- quarantined or pending (waiting for its patient's first record): lines
+-- read = loaded + rejected + duplicates + quarantined + pending.
 -- compare: =
 SELECT
     (SELECT COALESCE(SUM(lines_read), 0) FROM stage_audit
@@ -7,5 +8,6 @@ SELECT
     (SELECT COUNT(*) FROM fact_bloodtest WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE))
   + (SELECT COUNT(*) FROM rejects WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE))
   + (SELECT COUNT(*) FROM duplicates WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE))
+  + (SELECT COUNT(*) FROM pending_tests WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE))
   + (SELECT COUNT(*) FROM quarantine
       WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE) AND source = 'log_data') AS expected;

@@ -1,4 +1,5 @@
--- No fact row of the day breaks a validity rule of the data contract.
+-- No fact row of the day breaks a validity rule of the data contract: its
+-- patient was known on the day it was loaded (decided_on).
 -- compare: =
 SELECT COUNT(*) AS got, 0 AS expected
 FROM fact_bloodtest AS f
@@ -12,6 +13,6 @@ WHERE f.logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DA
     AND EXISTS (
         SELECT 1 FROM dim_patient AS p
         WHERE p.patient_id = f.patient_id
-          AND p.first_seen_on <= f.logical_date
+          AND p.first_seen_on <= f.decided_on
     )
   );

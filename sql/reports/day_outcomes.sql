@@ -1,4 +1,5 @@
--- Where every line of one day went: (outcome, reason, count).
+-- Where every line of some days went: (outcome, reason, count); a test still
+-- waiting for its patient's first record is pending.
 SELECT 'loaded' AS outcome, '' AS reason, COUNT(*) AS n
   FROM fact_bloodtest WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE)
 UNION ALL
@@ -9,4 +10,7 @@ SELECT 'duplicate', kind, COUNT(*)
   FROM duplicates WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE) GROUP BY kind
 UNION ALL
 SELECT 'quarantined', source, COUNT(*)
-  FROM quarantine WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE) GROUP BY source;
+  FROM quarantine WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE) GROUP BY source
+UNION ALL
+SELECT 'pending', '', COUNT(*)
+  FROM pending_tests WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE);

@@ -1,6 +1,8 @@
 -- One row per accepted blood test. logical_date is the delivery day the row
--- came from: a re-run of that day replaces exactly these rows. run_id names
--- the execution that loaded it.
+-- came from; decided_on is the day it was loaded: its delivery day, or, for a
+-- test that waited for its patient's first record, the day that record came.
+-- A re-run of a day replaces the rows decided on it. run_id names the
+-- execution that loaded it.
 -- Redshift: distributed by patient (a patient's tests on one slice; many patients, so slices stay even) and sorted by test day, then delivery day.
 -- redshift-design: DISTKEY (patient_id) COMPOUND SORTKEY (date_key, logical_date)
 CREATE TABLE IF NOT EXISTS fact_bloodtest (
@@ -11,6 +13,7 @@ CREATE TABLE IF NOT EXISTS fact_bloodtest (
     date_key INTEGER NOT NULL,
     {{contract:log_data:ts..cardio}},
     logical_date DATE NOT NULL,
+    decided_on DATE NOT NULL,
     source_file VARCHAR(1024) NOT NULL,
     line_no BIGINT NOT NULL,
     run_id VARCHAR(80) NOT NULL

@@ -111,6 +111,14 @@ TRANSLATIONS = [
     # DATE_PART takes its date part as a bare word (DATE_PART function,
     # "Dateparts for date or timestamp functions").
     (r"\bDATE_PART\s*\(\s*([A-Za-z]+)\s*,", r"DATE_PART('\1',", DOCS + "r_DATE_PART_function.html"),
+    # DATEADD(day, n, d) is d plus n days, as a TIMESTAMP when d is a DATE
+    # (DATEADD function, "Return type"). The forms the warehouse sends: an
+    # integer, or a parameter cast to one, added to a column.
+    (
+        r"\bDATEADD\s*\(\s*day\s*,\s*(CAST\s*\(\s*[:$]?\w+\s+AS\s+INTEGER\s*\)|-?\d+)\s*,\s*([A-Za-z_][\w.]*)\s*\)",
+        r"(CAST(\2 AS TIMESTAMP) + (\1) * INTERVAL '1 day')",
+        DOCS + "r_DATEADD_function.html",
+    ),
 ]
 
 _COMPILED = [(re.compile(p, re.IGNORECASE), r) for p, r, _ in TRANSLATIONS]

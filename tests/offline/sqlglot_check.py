@@ -58,6 +58,8 @@ LITERALS = {
     "files": "'2'",
     "lines_read": "'120'",
     "all_days": "FALSE",
+    "window_from": "'2025-03-07'",
+    "wait_days": "7",
     "execution_id": "'exec-2025-03-14'",
     "state_machine": "'pipeline'",
     "input": "'{}'",

@@ -134,13 +134,14 @@ pub fn scalar(p: &Pipeline, sql: &str) -> i64 {
 }
 
 /// The tables whose content a run produces (audit history aside).
-pub const DATA_TABLES: [&str; 11] = [
+pub const DATA_TABLES: [&str; 12] = [
     "staging_patient",
     "staging_bloodtest",
     "quarantine",
     "stage_audit",
     "rejects",
     "duplicates",
+    "pending_tests",
     "dim_patient",
     "dim_doctor",
     "dim_lab",
@@ -303,7 +304,7 @@ pub fn copy_days(from_root: &Path, to_root: &Path, from: &str, to: &str) {
 
 /// A generated year with every kind of dirt the generator makes (duplicates
 /// on the same and later days, unknown patients, rule breaks, malformed
-/// lines, patient updates).
+/// lines, patient updates, patient records delivered 1 to 10 days late).
 pub fn dirty_year() -> Data {
     let data = Data::new();
     let o = ovom_generate::Options {
@@ -311,6 +312,7 @@ pub fn dirty_year() -> Data {
         tests: 6000,
         dirty_rate: 0.08,
         malformed_rate: 0.01,
+        late_patient_rate: 0.05,
         ..Default::default()
     };
     ovom::generate::into_dir(data.path(), &o).unwrap();

@@ -16,7 +16,14 @@ pub struct Expected {
     pub quarantined_patients: u64,
     pub test_lines: u64,
     pub patients: BTreeSet<i64>,
+    /// Tests still waiting for their patient's first record after the last
+    /// day: valid, with no patient record by now, and delivered less than
+    /// the wait window before the last day.
+    pub pending: u64,
 }
+
+/// The late patient window of the state machine's `LoadFact`.
+pub const PATIENT_WAIT_DAYS: i64 = 7;
 
 /// Files of one source, grouped by their day folder, in order.
 fn files_by_day(root: &Path, source: &str) -> BTreeMap<String, Vec<std::path::PathBuf>> {
@@ -132,11 +139,23 @@ fn valid_test(m: &Map<String, Value>) -> Option<Test> {
     })
 }
 
-/// Apply the contract to every file under `root`, day by day in date order.
+fn date(day: &str) -> chrono::NaiveDate {
+    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap()
+}
+
+/// Apply the contract to every file under `root`, day by day in date order,
+/// as the warehouse holds it once its last day (of either source) is loaded.
 pub fn compute(root: &Path) -> Expected {
     let mut e = Expected::default();
     let mut first_seen: HashMap<i64, String> = HashMap::new();
-    for (day, files) in files_by_day(root, "patient_data") {
+    let patient_days = files_by_day(root, "patient_data");
+    let test_days = files_by_day(root, "log_data");
+    let last = patient_days
+        .keys()
+        .chain(test_days.keys())
+        .max()
+        .map(|d| date(d));
+    for (day, files) in patient_days {
         for f in files {
             for line in lines(&std::fs::read(f).unwrap()) {
                 match object(line).as_ref().and_then(valid_patient) {
@@ -150,7 +169,7 @@ pub fn compute(root: &Path) -> Expected {
         }
     }
     let mut seen: HashSet<String> = HashSet::new();
-    for (day, files) in files_by_day(root, "log_data") {
+    for (day, files) in test_days {
         let mut today: HashSet<String> = HashSet::new();
         for f in files {
             for line in lines(&std::fs::read(f).unwrap()) {
@@ -174,11 +193,21 @@ pub fn compute(root: &Path) -> Expected {
                         .all(|v| (0..=1).contains(v))
                 {
                     Some("out_of_domain")
-                } else if first_seen.get(&t.patient).is_none_or(|d| *d > day) {
-                    Some("unknown_patient")
                 } else {
-                    None
+                    // A test waits for its patient's first record until
+                    // `wait_until`; it is rejected once that day is loaded.
+                    let wait_until = date(&day) + chrono::Days::new(PATIENT_WAIT_DAYS as u64);
+                    let arrives = first_seen.get(&t.patient).map(|d| date(d));
+                    match arrives {
+                        Some(p) if p <= wait_until => None,
+                        _ if last.is_some_and(|l| wait_until <= l) => Some("unknown_patient"),
+                        _ => Some("pending"),
+                    }
                 };
+                if reason == Some("pending") {
+                    e.pending += 1;
+                    continue;
+                }
                 match reason {
                     Some(r) => *e.rejected.entry(r.to_owned()).or_default() += 1,
                     None => {

@@ -59,6 +59,9 @@ pub mod metric {
     pub const ROWS_REJECTED: &str = "RowsRejected";
     /// Load of the fact: duplicate tests.
     pub const DUPLICATES: &str = "Duplicates";
+    /// Load of the fact: tests of the days waiting for their patient's
+    /// first record.
+    pub const PENDING_TESTS: &str = "PendingTests";
     /// Quality: checks that ran.
     pub const CHECKS_RUN: &str = "ChecksRun";
     /// Quality: checks that did not hold.
@@ -75,6 +78,7 @@ pub const METRIC_NAMES: &[&str] = &[
     metric::ROWS_LOADED,
     metric::ROWS_REJECTED,
     metric::DUPLICATES,
+    metric::PENDING_TESTS,
     metric::CHECKS_RUN,
     metric::CHECK_FAILURES,
 ];
@@ -99,6 +103,7 @@ pub fn metrics_of(kind: TaskKind) -> &'static [&'static str] {
             metric::ROWS_LOADED,
             metric::ROWS_REJECTED,
             metric::DUPLICATES,
+            metric::PENDING_TESTS,
         ],
         TaskKind::Quality => &[
             EVERY_TASK[0],
@@ -277,6 +282,7 @@ pub fn documents(
             }
             metrics.push((metric::ROWS_REJECTED, by_reason.values().sum()));
             metrics.extend(r.duplicates.map(|n| (metric::DUPLICATES, n)));
+            metrics.extend(r.pending.map(|n| (metric::PENDING_TESTS, n)));
             reasons.extend(by_reason);
         }
         Ok(TaskReport::Quality(r)) => {

@@ -313,6 +313,7 @@ fn fact() -> LoadReport {
             ("unknown_patient".to_owned(), 5),
         ]),
         duplicates: Some(15),
+        pending: Some(4),
     }
 }
 
@@ -329,6 +330,7 @@ fn dimension_report() -> TaskReport {
         loaded: None,
         rejected: BTreeMap::new(),
         duplicates: None,
+        pending: None,
     })
 }
 
@@ -452,6 +454,7 @@ fn a_load_of_the_fact_reports_its_outcomes_and_each_reject_reason() {
     assert_eq!(main["RowsLoaded"], 950);
     assert_eq!(main["RowsRejected"], 25);
     assert_eq!(main["Duplicates"], 15);
+    assert_eq!(main["PendingTests"], 4);
     assert_eq!(main["TaskFailures"], 0);
     assert_eq!(
         metric_names(main),
@@ -460,7 +463,8 @@ fn a_load_of_the_fact_reports_its_outcomes_and_each_reject_reason() {
             "TaskFailures",
             "RowsLoaded",
             "RowsRejected",
-            "Duplicates"
+            "Duplicates",
+            "PendingTests"
         ]
     );
     assert_eq!(

@@ -51,6 +51,10 @@ enum Command {
         dirty_rate: f64,
         #[arg(long, default_value_t = 0.0)]
         malformed_rate: f64,
+        /// Share of patients (with no update) whose record is delivered 1 to
+        /// 10 days after they registered, while their tests are on time.
+        #[arg(long, default_value_t = 0.0)]
+        late_patient_rate: f64,
     },
     /// Run the daily state machine for every day in the data (or one day).
     Run {
@@ -258,6 +262,7 @@ fn execute(command: Command) -> Result<ExitCode> {
             year,
             dirty_rate,
             malformed_rate,
+            late_patient_rate,
         } => {
             let opts = ovom_generate::Options {
                 seed,
@@ -266,6 +271,7 @@ fn execute(command: Command) -> Result<ExitCode> {
                 year,
                 dirty_rate,
                 malformed_rate,
+                late_patient_rate,
             };
             let started = Instant::now();
             let s = if out.starts_with("s3://") {
@@ -341,6 +347,9 @@ fn execute(command: Command) -> Result<ExitCode> {
                 }
             }
             bar.finish_and_clear();
+            summary
+                .settle(&mut *pipeline.warehouse())
+                .context("summarising the run")?;
             print!("{}", summary.render(started.elapsed()));
             Ok(exit_code(summary.failure.is_none()))
         }
@@ -377,13 +386,14 @@ fn execute(command: Command) -> Result<ExitCode> {
                 pipeline.tasks(),
                 |day| progress.day(&pipeline, day),
             )?;
-            Ok(progress.finish(&outcome))
+            progress.finish(&pipeline, &outcome)
         }
         Command::Status { limit, warehouse } => {
             let mut wh = open_read_only(&warehouse.path)?;
             print!(
-                "{}",
-                ovom::status::render(&ovom::status::recent(&mut wh, limit)?)
+                "{}{}",
+                ovom::status::render(&ovom::status::recent(&mut wh, limit)?),
+                ovom::status::render_pending(&ovom::status::pending(&mut wh)?)
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -435,12 +445,15 @@ fn execute(command: Command) -> Result<ExitCode> {
                     pipeline.tasks(),
                     |day| progress.day(&pipeline, day),
                 )?;
-                return Ok(progress.finish(&outcome));
+                return progress.finish(&pipeline, &outcome);
             }
             let run = pipeline.redrive(&id, &SystemClock, pipeline.tasks())?;
             let mut summary = Summary::default();
             summary
                 .add(&run, &mut *pipeline.warehouse())
+                .context("summarising the run")?;
+            summary
+                .settle(&mut *pipeline.warehouse())
                 .context("summarising the run")?;
             print!("{}", summary.render(started.elapsed()));
             Ok(exit_code(summary.failure.is_none()))
@@ -562,8 +575,11 @@ impl BackfillProgress {
         Ok(())
     }
 
-    fn finish(self, outcome: &BackfillOutcome) -> ExitCode {
+    fn finish(mut self, pipeline: &Pipeline, outcome: &BackfillOutcome) -> Result<ExitCode> {
         self.bar.finish_and_clear();
+        self.summary
+            .settle(&mut *pipeline.warehouse())
+            .context("summarising the backfill")?;
         println!(
             "backfill    {}: {} days in {} execution{}, {} run{}",
             outcome.execution_id,
@@ -578,7 +594,7 @@ impl BackfillProgress {
             }
         );
         print!("{}", self.summary.render(self.started.elapsed()));
-        exit_code(outcome.failed.is_none())
+        Ok(exit_code(outcome.failed.is_none()))
     }
 }
 

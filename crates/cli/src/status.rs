@@ -33,6 +33,38 @@ pub fn recent(wh: &mut dyn Warehouse, limit: u32) -> Result<Vec<ExecutionRow>> {
         .read()?)
 }
 
+/// The blood tests waiting for their patient's first record: a row of
+/// `audit/pending_tests`.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct Pending {
+    pub tests: i64,
+    pub oldest_delivery: String,
+    pub first_wait_until: String,
+}
+
+/// What `audit/pending_tests` counts.
+pub fn pending(wh: &mut dyn Warehouse) -> Result<Pending> {
+    let mut rows: Vec<Pending> = wh
+        .query_table(ovom_local::sql::file("audit/pending_tests")?, &[])?
+        .read()?;
+    rows.pop()
+        .ok_or_else(|| anyhow::anyhow!("audit/pending_tests returned no row"))
+}
+
+/// The line under the table when tests wait for their patient.
+pub fn render_pending(p: &Pending) -> String {
+    if p.tests == 0 {
+        return String::new();
+    }
+    format!(
+        "pending: {} blood test{} waiting for their patient's first record (delivered from {}; the first is rejected unknown_patient after {} unless its patient arrives)\n",
+        p.tests,
+        if p.tests == 1 { "" } else { "s" },
+        p.oldest_delivery,
+        p.first_wait_until
+    )
+}
+
 /// A table for the terminal; under each failed execution, its error.
 pub fn render(rows: &[ExecutionRow]) -> String {
     if rows.is_empty() {

@@ -1,10 +1,11 @@
 //! What a run of several days did, for the terminal.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use anyhow::Result;
+use ovom_core::params::{Days, LogicalDate};
 use ovom_core::ports::Warehouse;
 use ovom_core::reports::PipelineResults;
 use ovom_core::tasks;
@@ -21,6 +22,10 @@ pub struct Summary {
     pub rejected: BTreeMap<String, u64>,
     pub duplicates: u64,
     pub quarantined: BTreeMap<String, u64>,
+    /// Tests still waiting for their patient's first record.
+    pub pending: u64,
+    /// The days the executions covered, for [`Summary::settle`].
+    pub covered: BTreeSet<LogicalDate>,
     pub checks_passed: u64,
     pub checks_run: u64,
     /// Total time and runs of each state, by state name, in first-run order.
@@ -37,6 +42,7 @@ impl Summary {
     pub fn add(&mut self, run: &DayRun, wh: &mut dyn Warehouse) -> Result<()> {
         let days = run.days.count() as usize;
         self.days += days;
+        self.covered.extend(run.days.iter());
         for r in &run.states {
             match self.steps.iter_mut().find(|(name, _, _)| *name == r.name) {
                 Some(step) => {
@@ -71,6 +77,7 @@ impl Summary {
             self.duplicates += outcomes.duplicates;
             add(&mut self.rejected, outcomes.rejected);
             add(&mut self.quarantined, outcomes.quarantined);
+            self.pending += outcomes.pending;
             return Ok(());
         };
         self.succeeded += days;
@@ -88,6 +95,7 @@ impl Summary {
         let fact = &results.fact_bloodtest;
         self.loaded += fact.loaded.unwrap_or(0);
         self.duplicates += fact.duplicates.unwrap_or(0);
+        self.pending += fact.pending.unwrap_or(0);
         add(&mut self.rejected, fact.rejected.clone());
         for stage in results.stages() {
             if stage.quarantined > 0 {
@@ -97,6 +105,33 @@ impl Summary {
                     .or_default() += stage.quarantined;
             }
         }
+        Ok(())
+    }
+
+    /// Where the covered days' lines went as the warehouse records them once
+    /// every execution has ended: a test that waited for its patient is
+    /// counted where it ended up (loaded by a later execution, or still
+    /// pending), not where the execution of its day left it.
+    pub fn settle(&mut self, wh: &mut dyn Warehouse) -> Result<()> {
+        let mut ranges: Vec<Days> = vec![];
+        for &day in &self.covered {
+            match ranges.last_mut() {
+                Some(r) if r.last.date().succ_opt() == Some(day.date()) => r.last = day,
+                _ => ranges.push(Days::one(day)),
+            }
+        }
+        let (mut loaded, mut duplicates, mut pending) = (0, 0, 0);
+        let (mut rejected, mut quarantined) = (BTreeMap::new(), BTreeMap::new());
+        for days in ranges {
+            let o = tasks::day_outcomes(days, wh)?;
+            loaded += o.loaded;
+            duplicates += o.duplicates;
+            pending += o.pending;
+            add(&mut rejected, o.rejected);
+            add(&mut quarantined, o.quarantined);
+        }
+        (self.loaded, self.duplicates, self.pending) = (loaded, duplicates, pending);
+        (self.rejected, self.quarantined) = (rejected, quarantined);
         Ok(())
     }
 
@@ -119,6 +154,13 @@ impl Summary {
         let _ = writeln!(s, "loaded      {}", self.loaded);
         let _ = writeln!(s, "rejected    {rejected}{}", breakdown(&self.rejected));
         let _ = writeln!(s, "duplicates  {}", self.duplicates);
+        if self.pending > 0 {
+            let _ = writeln!(
+                s,
+                "pending     {} (waiting for their patient's first record)",
+                self.pending
+            );
+        }
         let _ = writeln!(
             s,
             "quarantined {quarantined}{}",

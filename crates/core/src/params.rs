@@ -510,12 +510,28 @@ pub struct LoadParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub through: Option<LogicalDate>,
     pub run_id: RunId,
+    /// Only for the fact: how many days after its delivery day a test waits
+    /// for its patient's first record before it is rejected
+    /// `unknown_patient` (the data contract's late patient records);
+    /// [`PATIENT_WAIT_DAYS`] when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patient_wait_days: Option<u32>,
 }
+
+/// The data contract's default late patient window, in days.
+pub const PATIENT_WAIT_DAYS: u32 = 7;
+/// The longest window a load accepts: a day's load reads back this many
+/// days of staged tests.
+pub const MAX_PATIENT_WAIT_DAYS: u32 = 90;
 
 impl LoadParams {
     /// The days the task covers (validated: `through` is not before `logical_date`).
     pub fn days(&self) -> Days {
         Days::spanning(self.logical_date, self.through)
+    }
+    /// The late patient window of a fact load.
+    pub fn patient_wait_days(&self) -> u32 {
+        self.patient_wait_days.unwrap_or(PATIENT_WAIT_DAYS)
     }
     pub fn validate(self) -> Result<Self, TaskError> {
         let days = Days::new(self.logical_date, self.through)?;
@@ -523,6 +539,21 @@ impl LoadParams {
             return Err(TaskError::invalid(
                 "mode",
                 "fact_bloodtest has no mode: it replaces its logical day",
+            ));
+        }
+        if self.model != Model::FactBloodtest && self.patient_wait_days.is_some() {
+            return Err(TaskError::invalid(
+                "patient_wait_days",
+                "only fact_bloodtest waits for late patient records",
+            ));
+        }
+        if self.patient_wait_days() > MAX_PATIENT_WAIT_DAYS {
+            return Err(TaskError::invalid(
+                "patient_wait_days",
+                format!(
+                    "{} is more than {MAX_PATIENT_WAIT_DAYS} days",
+                    self.patient_wait_days()
+                ),
             ));
         }
         if self.mode == Some(DimMode::Append) && days.count() > 1 {
@@ -581,6 +612,37 @@ mod tests {
         for v in all {
             let name: &'static str = (*v).into();
             assert_eq!(serde_json::to_value(v).unwrap(), name, "{name}");
+        }
+    }
+
+    #[test]
+    fn only_the_fact_waits_for_late_patients_and_within_bounds() {
+        let load = |model: &str, wait: Option<u32>| {
+            let mut event = serde_json::json!({
+                "model": model, "logical_date": "2025-03-14", "run_id": "r1"
+            });
+            if let Some(w) = wait {
+                event["patient_wait_days"] = w.into();
+            }
+            parse::<LoadParams>(&event).and_then(LoadParams::validate)
+        };
+        assert_eq!(
+            load("fact_bloodtest", None).unwrap().patient_wait_days(),
+            PATIENT_WAIT_DAYS
+        );
+        assert_eq!(
+            load("fact_bloodtest", Some(0)).unwrap().patient_wait_days(),
+            0
+        );
+        assert_eq!(
+            load("fact_bloodtest", Some(90))
+                .unwrap()
+                .patient_wait_days(),
+            90
+        );
+        for (model, wait) in [("fact_bloodtest", 91), ("dim_patient", 7)] {
+            let err = load(model, Some(wait)).unwrap_err().to_string();
+            assert!(err.contains("patient_wait_days"), "{err}");
         }
     }
 

@@ -56,6 +56,9 @@ pub struct LoadReport {
     pub rejected: BTreeMap<String, u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicates: Option<u64>,
+    /// Tests of these days still waiting for their patient's first record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<u64>,
 }
 
 /// One check's result.
@@ -89,6 +92,8 @@ pub struct DayOutcomes {
     pub rejected: BTreeMap<String, u64>,
     /// Quarantined lines by source folder.
     pub quarantined: BTreeMap<String, u64>,
+    /// Tests waiting for their patient's first record.
+    pub pending: u64,
 }
 
 /// The last day of a task's days when they are a range (`through`).
@@ -226,6 +231,7 @@ mod tests {
             loaded: Some(2),
             rejected: BTreeMap::new(),
             duplicates: Some(0),
+            pending: Some(0),
         };
         let results = PipelineResults {
             stage_patients: stage(Source::PatientData),

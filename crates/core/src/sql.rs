@@ -129,12 +129,16 @@ pub fn file(dialect: Dialect, name: &str) -> Result<Sql, TaskError> {
 }
 
 fn rendered(dialect: Dialect, name: &str) -> Result<&'static str, TaskError> {
-    if let Some(text) = raw(&format!("overrides/{}/{name}", dialect.name())) {
-        return Ok(text);
-    }
-    let shared = raw(name)
-        .ok_or_else(|| TaskError::WarehouseError(format!("no SQL model named `{name}`")))?;
-    if !name.starts_with("schema/") {
+    let (shared, is_override) = match raw(&format!("overrides/{}/{name}", dialect.name())) {
+        Some(text) => (text, true),
+        None => (
+            raw(name)
+                .ok_or_else(|| TaskError::WarehouseError(format!("no SQL model named `{name}`")))?,
+            false,
+        ),
+    };
+    let is_schema = name.starts_with("schema/") && !is_override;
+    if !is_schema && !shared.contains(WAIT_UNTIL) {
         return Ok(shared);
     }
     type Rendered = HashMap<(Dialect, String), &'static str>;
@@ -146,13 +150,54 @@ fn rendered(dialect: Dialect, name: &str) -> Result<&'static str, TaskError> {
     if let Some(text) = cache.get(&(dialect, name.to_owned())) {
         return Ok(text);
     }
-    let mut text = expand_contract(name, shared)?;
-    if let (Dialect::Redshift, Some(design)) = (dialect, design(shared)) {
+    let mut text = if is_schema {
+        expand_contract(name, shared)?
+    } else {
+        expand_wait_until(dialect, name, shared)?
+    };
+    if let (true, Dialect::Redshift, Some(design)) = (is_schema, dialect, design(shared)) {
         text = with_design(name, &text, design)?;
     }
     let text: &'static str = Box::leak(text.into_boxed_str());
     cache.insert((dialect, name.to_owned()), text);
     Ok(text)
+}
+
+/// The one date macro: `{{wait_until:<column>}}` is that day plus the
+/// bound `:wait_days` (the late patient window), as a `DATE`. Date
+/// arithmetic is where the dialects differ: DuckDB adds an integer to a
+/// date; Redshift documents `DATEADD` (which returns a timestamp).
+const WAIT_UNTIL: &str = "{{wait_until:";
+
+fn expand_wait_until(dialect: Dialect, name: &str, text: &str) -> Result<String, TaskError> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(WAIT_UNTIL) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + WAIT_UNTIL.len()..];
+        let end = after.find("}}").ok_or_else(|| {
+            TaskError::WarehouseError(format!("{name}: `{WAIT_UNTIL}` is not closed"))
+        })?;
+        let column = &after[..end];
+        if column.is_empty()
+            || !column
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+        {
+            return Err(TaskError::WarehouseError(format!(
+                "{name}: `{WAIT_UNTIL}{column}}}}}` names no column"
+            )));
+        }
+        out.push_str(&match dialect {
+            Dialect::DuckDb => format!("CAST({column} + CAST(:wait_days AS INTEGER) AS DATE)"),
+            Dialect::Redshift => {
+                format!("CAST(DATEADD(day, CAST(:wait_days AS INTEGER), {column}) AS DATE)")
+            }
+        });
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// A DDL with each `{{contract:<source>[:<first>..<last>]}}` line replaced
@@ -676,6 +721,35 @@ mod tests {
             "{{contract:log_data",
         ] {
             assert!(expand_contract("t", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_wait_window_is_each_dialects_date_arithmetic() {
+        let text = "SELECT {{wait_until:s.logical_date}} FROM t";
+        assert_eq!(
+            expand_wait_until(Dialect::DuckDb, "t", text).unwrap(),
+            "SELECT CAST(s.logical_date + CAST(:wait_days AS INTEGER) AS DATE) FROM t"
+        );
+        assert_eq!(
+            expand_wait_until(Dialect::Redshift, "t", text).unwrap(),
+            "SELECT CAST(DATEADD(day, CAST(:wait_days AS INTEGER), s.logical_date) AS DATE) FROM t"
+        );
+        for bad in [
+            "{{wait_until:}}",
+            "{{wait_until:a; DROP}}",
+            "{{wait_until:a",
+        ] {
+            assert!(
+                expand_wait_until(Dialect::DuckDb, "t", bad).is_err(),
+                "{bad}"
+            );
+        }
+        // Every model that uses it renders without a marker left.
+        for dialect in [Dialect::DuckDb, Dialect::Redshift] {
+            let fact = file(dialect, "facts/fact_bloodtest").unwrap();
+            assert!(!fact.contains("{{"), "{fact}");
+            assert!(fact.contains(":wait_days") && fact.contains(":window_from"));
         }
     }
 

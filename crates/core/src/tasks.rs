@@ -44,7 +44,33 @@ pub fn ensure_schema(wh: &mut dyn Warehouse) -> Result<(), TaskError> {
     for ddl in sql::schema(dialect)? {
         wh.execute(ddl, &[])?;
     }
+    add_decided_on(wh)?;
     wh.execute(sql::schema_marker(dialect)?, &[])
+}
+
+/// A warehouse made before tests could wait for a late patient record has
+/// no `decided_on` in `fact_bloodtest` and `rejects` (`CREATE TABLE IF NOT
+/// EXISTS` leaves a table as it is): add it, set to the delivery day, on
+/// which every row it holds was decided.
+fn add_decided_on(wh: &mut dyn Warehouse) -> Result<(), TaskError> {
+    #[derive(Deserialize)]
+    struct Present {
+        table_name: String,
+    }
+    let dialect = wh.dialect();
+    let present: Vec<Present> = wh
+        .query_table(sql::file(dialect, "meta/decided_on_present")?, &[])?
+        .read()?;
+    for table in [Model::FactBloodtest.table(), "rejects"] {
+        if !present.iter().any(|p| p.table_name == table) {
+            tracing::info!(table, "adding decided_on to a warehouse made before it");
+            wh.execute(
+                sql::file(dialect, &format!("meta/add_decided_on_{table}"))?,
+                &[],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// Copy one source's files of the task's days into its staging table,
@@ -279,6 +305,12 @@ pub fn load(p: &LoadParams, wh: &mut dyn Warehouse) -> Result<LoadReport, TaskEr
         "all_days",
         Value::Bool(mode == Some(DimMode::TruncateInsert)),
     ));
+    if p.model == Model::FactBloodtest {
+        let wait = p.patient_wait_days();
+        let window_from = days.first.date() - chrono::Days::new(u64::from(wait));
+        params.push(("wait_days", Value::Int(i64::from(wait))));
+        params.push(("window_from", Value::Text(window_from.to_string())));
+    }
     in_transaction(wh, |wh| wh.execute(text, &params))?;
 
     let mut report = LoadReport {
@@ -289,12 +321,14 @@ pub fn load(p: &LoadParams, wh: &mut dyn Warehouse) -> Result<LoadReport, TaskEr
         loaded: None,
         rejected: BTreeMap::new(),
         duplicates: None,
+        pending: None,
     };
     if p.model == Model::FactBloodtest {
         let outcomes = day_outcomes(days, wh)?;
         report.loaded = Some(outcomes.loaded);
         report.duplicates = Some(outcomes.duplicates);
         report.rejected = outcomes.rejected;
+        report.pending = Some(outcomes.pending);
     }
     tracing::info!(
         task = "load",
@@ -304,6 +338,7 @@ pub fn load(p: &LoadParams, wh: &mut dyn Warehouse) -> Result<LoadReport, TaskEr
         loaded = report.loaded,
         rejected = report.rejected.values().sum::<u64>(),
         duplicates = report.duplicates,
+        pending = report.pending,
         "loaded"
     );
     Ok(report)
@@ -393,6 +428,7 @@ pub fn day_outcomes(days: Days, wh: &mut dyn Warehouse) -> Result<DayOutcomes, T
         match outcome.as_str() {
             "loaded" => out.loaded += n,
             "duplicate" => out.duplicates += n,
+            "pending" => out.pending += n,
             "rejected" => *out.rejected.entry(key).or_default() += n,
             "quarantined" => *out.quarantined.entry(key).or_default() += n,
             other => {

@@ -76,6 +76,12 @@ pub struct Options {
     pub dirty_rate: f64,
     /// Probability that a test line is replaced by a malformed one.
     pub malformed_rate: f64,
+    /// Probability that a patient with no update has its record delivered
+    /// late: 1 to 10 days after it registered, while its tests of those days
+    /// are delivered on time (the data contract's late patient records; with
+    /// the default 7-day window, some of those tests load late and some are
+    /// rejected `unknown_patient`).
+    pub late_patient_rate: f64,
 }
 
 impl Default for Options {
@@ -87,6 +93,7 @@ impl Default for Options {
             year: 2025,
             dirty_rate: 0.01,
             malformed_rate: 0.0,
+            late_patient_rate: 0.0,
         }
     }
 }
@@ -117,6 +124,7 @@ impl Options {
         for (option, rate) in [
             ("dirty_rate", self.dirty_rate),
             ("malformed_rate", self.malformed_rate),
+            ("late_patient_rate", self.late_patient_rate),
         ] {
             if !(rate.is_finite() && (0.0..=1.0).contains(&rate)) {
                 return bad(option, rate, "a number from 0 to 1");
@@ -187,6 +195,8 @@ pub struct Summary {
     /// Lines in `patient_data`: registrations and updates.
     pub patient_records: u64,
     pub patient_updates: u64,
+    /// Registrations delivered after the day the patient registered.
+    pub late_patient_records: u64,
     pub patient_files: u64,
     /// Lines in `log_data`, duplicates and malformed lines included.
     pub test_lines: u64,

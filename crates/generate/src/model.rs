@@ -33,6 +33,9 @@ pub(crate) struct Address {
 pub(crate) struct Patient {
     /// Seconds since the year's first midnight.
     pub registered: u32,
+    /// When the registration record was written: `registered`, or later for
+    /// a record delivered late (`Options::late_patient_rate`).
+    pub record_at: u32,
     /// Seconds since the year's first midnight, or `NO_UPDATE`.
     pub update: u32,
     pub female: bool,
@@ -308,6 +311,7 @@ fn patient(seed: u64, id: u32, registered: u32, cal: &Calendar, world: &World) -
     }
     Patient {
         registered,
+        record_at: registered,
         update,
         female,
         age,
@@ -343,8 +347,32 @@ pub(crate) fn patients(opts: &Options, cal: &Calendar, world: &World) -> Vec<Pat
     registered
         .iter()
         .enumerate()
-        .map(|(i, &(at, _))| patient(opts.seed, i as u32 + 1, at, cal, world))
+        .map(|(i, &(at, _))| {
+            let mut p = patient(opts.seed, i as u32 + 1, at, cal, world);
+            p.record_at = late_record(opts, i as u32 + 1, &p, cal);
+            p
+        })
         .collect()
+}
+
+/// When a patient's registration record is written: late (1 to 10 days after
+/// it registered, at the same time of day) for a share of the patients with
+/// no update whose late day is still in the year, else when it registered.
+/// Its own random stream, so a rate of 0 leaves every other value as it was.
+fn late_record(opts: &Options, id: u32, p: &Patient, cal: &Calendar) -> u32 {
+    if opts.late_patient_rate <= 0.0 || p.update != NO_UPDATE {
+        return p.registered;
+    }
+    let mut rng = Rng::stream(opts.seed, Tag::LatePatient, u64::from(id));
+    if !rng.chance(opts.late_patient_rate) {
+        return p.registered;
+    }
+    let delay = 1 + rng.below(10) as u32;
+    let day = p.registered / SECONDS_PER_DAY + delay;
+    if day >= cal.days() {
+        return p.registered;
+    }
+    p.registered + delay * SECONDS_PER_DAY
 }
 
 /// Round a reading as the record shows it: mostly to the nearest 10 mmHg.

@@ -20,6 +20,7 @@ pub(crate) enum Tag {
     Patient = 3,
     Allocation = 4,
     Test = 5,
+    LatePatient = 6,
 }
 
 #[derive(Clone)]

@@ -731,6 +731,59 @@ fn tests_never_precede_their_patients_registration() {
 }
 
 #[test]
+fn late_patient_records_come_one_to_ten_days_after_their_first_tests() {
+    let opts = Options {
+        late_patient_rate: 0.3,
+        dirty_rate: 0.0,
+        ..small(11)
+    };
+    let late = run(&opts);
+    let on_time = run(&Options {
+        late_patient_rate: 0.0,
+        ..opts.clone()
+    });
+    // Only the registration records move: the tests are the same lines.
+    assert_eq!(
+        late.lines("log_data/").map(|(_, l)| l).collect::<Vec<_>>(),
+        on_time
+            .lines("log_data/")
+            .map(|(_, l)| l)
+            .collect::<Vec<_>>()
+    );
+    let at = |r: &Run| -> HashMap<i64, chrono::NaiveDateTime> {
+        patients_of(r).into_iter().map(|p| (p.id, p.at)).collect()
+    };
+    let (late_at, on_time_at) = (at(&late), at(&on_time));
+    let mut first_test: HashMap<i64, chrono::NaiveDateTime> = HashMap::new();
+    for (_, t) in tests_of(&late) {
+        let e = first_test.entry(t.patient).or_insert(t.at);
+        *e = (*e).min(t.at);
+    }
+    let mut moved = 0u64;
+    let mut before_record = 0;
+    for (id, at) in &late_at {
+        let delay = (*at - on_time_at[id]).num_seconds();
+        if delay == 0 {
+            continue;
+        }
+        moved += 1;
+        assert!(
+            delay % 86_400 == 0 && (1..=10).contains(&(delay / 86_400)),
+            "patient {id} moved by {delay} s"
+        );
+        before_record += usize::from(first_test.get(id).is_some_and(|t| t < at));
+    }
+    assert_eq!(moved, late.summary.late_patient_records);
+    let share = moved as f64 / late_at.len() as f64;
+    assert!((0.15..0.35).contains(&share), "{share}");
+    assert!(
+        before_record > 0,
+        "no test comes before its patient's late record"
+    );
+    assert_eq!(on_time.summary.late_patient_records, 0);
+}
+
+#[test]
 fn patient_updates_are_later_records_of_the_same_patient() {
     let r = default_run();
     let mut records: BTreeMap<i64, Vec<PatientRow>> = BTreeMap::new();

@@ -226,7 +226,7 @@ fn push_patient(
     let (at, weight, address) = if update {
         (p.update, p.update_weight_tenths, &p.update_address)
     } else {
-        (p.registered, p.weight_tenths, &p.address)
+        (p.record_at, p.weight_tenths, &p.address)
     };
     out.extend_from_slice(b"{\"patient_id\":");
     push_u64(out, u64::from(id));
@@ -303,6 +303,10 @@ pub(crate) fn write_all(
     let updates = patients.iter().filter(|p| p.update != NO_UPDATE).count() as u64;
     let duplicates = tests.iter().filter(|t| t.dirty == dirty::DUPLICATE).count() as u64;
     summary.patient_updates = updates;
+    summary.late_patient_records = patients
+        .iter()
+        .filter(|p| p.record_at != p.registered)
+        .count() as u64;
     summary.patient_records = patients.len() as u64 + updates;
     summary.test_lines = tests.len() as u64 + duplicates;
     summary.dirty_duplicates = duplicates;
@@ -399,7 +403,7 @@ pub(crate) fn write_all(
     // Patient records: registrations and updates, by time then id.
     let mut events: Vec<(u32, u32, bool)> = Vec::with_capacity(summary.patient_records as usize);
     for (i, p) in patients.iter().enumerate() {
-        events.push((p.registered, i as u32, false));
+        events.push((p.record_at, i as u32, false));
         if p.update != NO_UPDATE {
             events.push((p.update, i as u32, true));
         }

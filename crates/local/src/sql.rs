@@ -63,6 +63,10 @@ static FILES: &[(&str, &str)] = &[
         include_str!("../sql/audit/main_tables.sql"),
     ),
     (
+        "audit/pending_tests",
+        include_str!("../sql/audit/pending_tests.sql"),
+    ),
+    (
         "audit/recent_executions",
         include_str!("../sql/audit/recent_executions.sql"),
     ),

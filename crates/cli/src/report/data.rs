@@ -51,6 +51,8 @@ pub struct Totals {
     pub rejects: i64,
     pub duplicates: i64,
     pub quarantined: i64,
+    /// Tests waiting for their patient's first record.
+    pub pending: i64,
 }
 
 /// One execution, of any state machine.

@@ -106,6 +106,7 @@ fn header(data: &ReportData, axis: Option<&Axis>) -> Markup {
                 }))
                 (tile("duplicates", "Duplicates", thousands(data.totals.duplicates), "repeated test_id"))
                 (tile("quarantined", "Quarantined", thousands(data.totals.quarantined), "malformed lines"))
+                (tile("pending", "Pending", thousands(data.totals.pending), "waiting for their patient"))
                 (last_execution(data.last_execution.as_ref()))
             }
         }
@@ -164,6 +165,7 @@ mod tests {
                 rejects: 9,
                 duplicates: 3,
                 quarantined: 1,
+                pending: 2,
             },
             last_execution: Some(Execution {
                 execution_id: "pipeline-20250302-1".into(),

@@ -1,5 +1,6 @@
 -- Redshift: no correlated EXISTS under NOT (...), a pattern it may not decorrelate; a known patient is a LEFT JOIN to each patient's first day.
--- No fact row of the day breaks a validity rule of the data contract.
+-- No fact row of the day breaks a validity rule of the data contract: its
+-- patient was known on the day it was loaded (decided_on).
 -- compare: =
 SELECT COUNT(*) AS got, 0 AS expected
 FROM fact_bloodtest AS f
@@ -16,5 +17,5 @@ WHERE f.logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DA
     AND f.cholesterol IN (1, 2, 3) AND f.gluc IN (1, 2, 3)
     AND f.smoke IN (0, 1) AND f.alco IN (0, 1) AND f.active IN (0, 1) AND f.cardio IN (0, 1)
     AND p.first_seen_on IS NOT NULL
-    AND p.first_seen_on <= f.logical_date
+    AND p.first_seen_on <= f.decided_on
   );
