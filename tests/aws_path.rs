@@ -14,7 +14,7 @@ use crate::support::*;
 /// sorted: what both engines must agree on. A range audits every day it
 /// covers; day by day only the days run: audit rows of days with no file
 /// are left out.
-const TABLE_COLUMNS: [(&str, &str); 12] = [
+const TABLE_COLUMNS: [(&str, &str); 13] = [
     ("staging_patient", "logical_date, source_file, line_no, patient_id, first_name, last_name, sex, age, height, weight, address, registered_at"),
     ("staging_bloodtest", "logical_date, source_file, line_no, test_id, patient_id, doc_id, doc_name, clinic, lab_id, lab_name, city, ts, ap_hi, ap_lo, cholesterol, gluc, smoke, alco, active, cardio"),
     ("quarantine", "logical_date, source, source_file, line_no, error, \"raw\""),
@@ -23,10 +23,11 @@ const TABLE_COLUMNS: [(&str, &str); 12] = [
     ("duplicates", "logical_date, kind, source_file, line_no, test_id"),
     ("pending_tests", "logical_date, source_file, line_no, test_id, patient_id, wait_until"),
     ("dim_patient", "patient_id, first_name, last_name, sex, age, height, weight, address, registered_at, first_seen_on"),
+    ("dim_patient_history", "patient_version_key, patient_id, first_name, last_name, sex, age, height, weight, address, registered_at, valid_from, valid_to, is_current, version_no, logical_date, source_file, line_no"),
     ("dim_doctor", "doc_id, doc_name, clinic, last_seen_at"),
     ("dim_lab", "lab_id, lab_name, city, last_seen_at"),
     ("dim_date", "date_key, full_date, year, quarter, month, day_of_month, iso_day_of_week, is_weekend"),
-    ("fact_bloodtest", "test_id, patient_id, doc_id, lab_id, date_key, ts, ap_hi, ap_lo, cholesterol, gluc, smoke, alco, active, cardio, logical_date, decided_on, source_file, line_no"),
+    ("fact_bloodtest", "test_id, patient_id, patient_version_key, doc_id, lab_id, date_key, ts, ap_hi, ap_lo, cholesterol, gluc, smoke, alco, active, cardio, logical_date, decided_on, source_file, line_no"),
 ];
 
 fn select(table: &str, columns: &str) -> String {
@@ -117,6 +118,18 @@ fn dirty_weeks() -> (Data, Vec<String>) {
         "log_data",
         test("bt-late-3", 9003, "2025-02-18", json!({})),
     );
+    // Patient 9001 updated on 2025-02-10: its test of 2025-02-12 references
+    // the second version, its earlier test the first.
+    late(
+        "2025-02-10",
+        "patient_data",
+        patient_at(9001, "2025-02-10T08:00:00Z", 82.5),
+    );
+    late(
+        "2025-02-12",
+        "log_data",
+        test("bt-late-4", 9001, "2025-02-12", json!({})),
+    );
     let days = (1..=21).map(|d| format!("2025-02-{d:02}")).collect();
     (weeks, days)
 }
@@ -165,6 +178,7 @@ fn dirty_days_day_by_day_and_as_a_range_leave_the_embedded_warehouses_tables() {
         "SELECT COUNT(*) FROM fact_bloodtest WHERE decided_on > logical_date",
         "SELECT COUNT(*) FROM rejects WHERE decided_on > logical_date",
         "SELECT COUNT(*) FROM pending_tests",
+        "SELECT COUNT(*) FROM fact_bloodtest WHERE patient_version_key % 100000 > 1",
     ] {
         assert!(scalar(&embedded, waited) > 0, "{waited}");
     }

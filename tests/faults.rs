@@ -35,11 +35,12 @@ const TASKS: [(&str, &str); 8] = [
 
 /// What each task writes: a table, or the rows of one source in a table two
 /// tasks share.
-const WRITES: [(&str, Option<&str>, &str); 14] = [
+const WRITES: [(&str, Option<&str>, &str); 15] = [
     ("staging_patient", None, "StagePatients"),
     ("quarantine", Some("patient_data"), "StagePatients"),
     ("stage_audit", Some("patient_data"), "StagePatients"),
     ("dim_patient", None, "LoadDimPatient"),
+    ("dim_patient_history", None, "LoadDimPatient"),
     ("staging_bloodtest", None, "StageBloodTests"),
     ("quarantine", Some("log_data"), "StageBloodTests"),
     ("stage_audit", Some("log_data"), "StageBloodTests"),

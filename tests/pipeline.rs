@@ -42,6 +42,16 @@ pub fn assert_tables_match_reference(
     assert_eq!(rejected, e.rejected);
     assert_eq!(count("SELECT COUNT(*) FROM duplicates"), e.duplicates);
     assert_eq!(count("SELECT COUNT(*) FROM pending_tests"), e.pending);
+    // Each test references its patient's version in force when it was taken.
+    let versions: BTreeMap<String, (i64, String)> = query(
+        "SELECT f.test_id, CAST(v.version_no AS VARCHAR), CAST(v.valid_from AS VARCHAR)
+         FROM fact_bloodtest AS f
+         JOIN dim_patient_history AS v ON v.patient_version_key = f.patient_version_key",
+    )
+    .into_iter()
+    .map(|r| (r[0].clone(), (r[1].parse().unwrap(), r[2].clone())))
+    .collect();
+    assert_eq!(versions, e.versions, "the patient version of each test");
     assert_eq!(
         count("SELECT COUNT(*) FROM quarantine WHERE source = 'log_data'"),
         e.quarantined_tests
@@ -100,6 +110,10 @@ fn a_generated_year_with_dirty_and_malformed_lines_loads_exactly_what_the_contra
     assert!(
         e.duplicates > 0 && e.quarantined_tests > 0 && e.rejected.len() >= 3,
         "the data set exercises every path: {e:?}"
+    );
+    assert!(
+        e.versions.values().any(|(no, _)| *no > 1),
+        "some tests are taken after their patient's update"
     );
     // Every execution succeeded and passed every check.
     assert_eq!(

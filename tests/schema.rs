@@ -61,14 +61,19 @@ fn the_ddl_runs_on_a_new_or_changed_schema_and_not_on_one_that_holds_its_fingerp
 }
 
 #[test]
-fn a_warehouse_made_before_decided_on_gains_it_set_to_each_rows_delivery_day() {
+fn a_warehouse_made_before_decided_on_and_the_history_gains_both() {
     let mut wh = DuckWarehouse::in_memory().unwrap();
     ensure_schema(&mut wh).unwrap();
     // The fact and rejects as an earlier release made them, with a row each.
     wh.connection()
         .execute_batch(
             "ALTER TABLE fact_bloodtest DROP COLUMN decided_on;
+             ALTER TABLE fact_bloodtest DROP COLUMN patient_version_key;
              ALTER TABLE rejects DROP COLUMN decided_on;
+             INSERT INTO staging_patient (logical_date, source_file, line_no, patient_id, first_name,
+                 last_name, sex, age, height, weight, address, registered_at, run_id)
+             VALUES (DATE '2025-02-01', 'patient_data/p.json', 1, 1, 'A', 'B', 'F', 40, 160, 60.5,
+                 '1 Main Street, Leeds, LS1 1AA', TIMESTAMP '2025-02-01 08:00:00', 'r1');
              INSERT INTO fact_bloodtest (test_id, patient_id, doc_id, lab_id, date_key, ts,
                  ap_hi, ap_lo, cholesterol, gluc, smoke, alco, active, cardio,
                  logical_date, source_file, line_no, run_id)
@@ -93,6 +98,15 @@ fn a_warehouse_made_before_decided_on_gains_it_set_to_each_rows_delivery_day() {
     }
     assert_eq!(decided(&wh, "fact_bloodtest"), "2025-03-01");
     assert_eq!(decided(&wh, "rejects"), "2025-03-02");
+    // The patients' history is built from the staged records, and each test
+    // references its version.
+    let key: i64 = wh
+        .connection()
+        .query_row("SELECT patient_version_key FROM fact_bloodtest", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(key, 100_001);
     // Run again on the new schema: nothing to add.
     wh.connection()
         .execute_batch("CREATE OR REPLACE VIEW ovom_schema AS SELECT 'older' AS fingerprint")

@@ -138,12 +138,12 @@ WHERE reason IS NOT NULL
    OR decided_on > CAST(:through AS DATE);
 
 INSERT INTO fact_bloodtest (
-    test_id, patient_id, doc_id, lab_id, date_key, ts,
+    test_id, patient_id, patient_version_key, doc_id, lab_id, date_key, ts,
     ap_hi, ap_lo, cholesterol, gluc, smoke, alco, active, cardio,
     logical_date, decided_on, source_file, line_no, run_id
 )
 SELECT
-    s.test_id, s.patient_id, s.doc_id, s.lab_id, s.date_key, s.ts,
+    s.test_id, s.patient_id, v.patient_version_key, s.doc_id, s.lab_id, s.date_key, s.ts,
     s.ap_hi, s.ap_lo, s.cholesterol, s.gluc, s.smoke, s.alco, s.active, s.cardio,
     s.logical_date,
     CASE WHEN k.first_seen_on > s.logical_date THEN k.first_seen_on ELSE s.logical_date END,
@@ -166,6 +166,10 @@ LEFT JOIN day_outcome AS o
 LEFT JOIN patient_first_day AS k ON k.patient_id = s.patient_id
 LEFT JOIN pending_tests AS w
   ON w.logical_date = s.logical_date AND w.source_file = s.source_file AND w.line_no = s.line_no
+LEFT JOIN dim_patient_history AS v
+  ON v.patient_id = s.patient_id
+ AND (s.ts >= v.valid_from OR v.version_no = 1)
+ AND s.ts < v.valid_to
 WHERE s.logical_date <= CAST(:through AS DATE)
   AND (s.logical_date >= CAST(:window_from AS DATE) OR w.line_no IS NOT NULL)
   AND held.line_no IS NULL
@@ -198,6 +202,25 @@ INSERT INTO pending_tests (logical_date, source_file, line_no, test_id, patient_
 SELECT logical_date, source_file, line_no, test_id, patient_id, wait_until, :run_id
 FROM day_outcome
 WHERE decided_on > CAST(:through AS DATE);
+
+-- The patients whose records these days bring have had their versions
+-- rebuilt (dim_patient_history): each of their tests references again the
+-- version in force when it was taken (a late update moves the tests taken
+-- after it).
+UPDATE fact_bloodtest
+SET patient_version_key = v.patient_version_key
+FROM dim_patient_history AS v
+WHERE v.patient_id = fact_bloodtest.patient_id
+  AND (fact_bloodtest.ts >= v.valid_from OR v.version_no = 1)
+  AND fact_bloodtest.ts < v.valid_to
+  AND fact_bloodtest.patient_version_key <> v.patient_version_key
+  AND fact_bloodtest.patient_id IN (
+        SELECT patient_id FROM stg_patient
+        WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE)
+        UNION
+        SELECT patient_id FROM dim_patient_history
+        WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE)
+  );
 
 DROP TABLE day_outcome;
 DROP TABLE patient_first_day;

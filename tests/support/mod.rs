@@ -134,7 +134,7 @@ pub fn scalar(p: &Pipeline, sql: &str) -> i64 {
 }
 
 /// The tables whose content a run produces (audit history aside).
-pub const DATA_TABLES: [&str; 12] = [
+pub const DATA_TABLES: [&str; 13] = [
     "staging_patient",
     "staging_bloodtest",
     "quarantine",
@@ -143,6 +143,7 @@ pub const DATA_TABLES: [&str; 12] = [
     "duplicates",
     "pending_tests",
     "dim_patient",
+    "dim_patient_history",
     "dim_doctor",
     "dim_lab",
     "dim_date",

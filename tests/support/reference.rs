@@ -20,6 +20,9 @@ pub struct Expected {
     /// day: valid, with no patient record by now, and delivered less than
     /// the wait window before the last day.
     pub pending: u64,
+    /// Each accepted test's patient version in force when it was taken: the
+    /// version's number and its registered_at (`YYYY-MM-DD HH:MM:SS`).
+    pub versions: BTreeMap<String, (i64, String)>,
 }
 
 /// The late patient window of the state machine's `LoadFact`.
@@ -88,6 +91,12 @@ fn stamp(m: &Map<String, Value>, k: &str) -> Option<()> {
         .map(|_| ())
 }
 
+fn timestamp(m: &Map<String, Value>, k: &str) -> Option<chrono::NaiveDateTime> {
+    chrono::DateTime::parse_from_rfc3339(text(m, k)?)
+        .ok()
+        .map(|t| t.naive_utc())
+}
+
 fn valid_patient(m: &Map<String, Value>) -> Option<i64> {
     let id = int(m, "patient_id", true).filter(|i| *i > 0)?;
     for k in ["first_name", "last_name", "address"] {
@@ -104,6 +113,7 @@ fn valid_patient(m: &Map<String, Value>) -> Option<i64> {
 struct Test {
     id: String,
     patient: i64,
+    ts: chrono::NaiveDateTime,
     m: [i64; 8],
 }
 
@@ -135,6 +145,7 @@ fn valid_test(m: &Map<String, Value>) -> Option<Test> {
     Some(Test {
         id: id.to_owned(),
         patient,
+        ts: timestamp(m, "ts")?,
         m: measures,
     })
 }
@@ -148,6 +159,9 @@ fn date(day: &str) -> chrono::NaiveDate {
 pub fn compute(root: &Path) -> Expected {
     let mut e = Expected::default();
     let mut first_seen: HashMap<i64, String> = HashMap::new();
+    // Each patient's versions: one per registered_at, the first day's record
+    // on a tie (the last of that day's lines).
+    let mut versions: HashMap<i64, BTreeMap<chrono::NaiveDateTime, String>> = HashMap::new();
     let patient_days = files_by_day(root, "patient_data");
     let test_days = files_by_day(root, "log_data");
     let last = patient_days
@@ -162,6 +176,14 @@ pub fn compute(root: &Path) -> Expected {
                     Some(id) => {
                         e.patients.insert(id);
                         first_seen.entry(id).or_insert_with(|| day.clone());
+                        let at = object(line)
+                            .as_ref()
+                            .and_then(|m| timestamp(m, "registered_at"))
+                            .unwrap();
+                        let v = versions.entry(id).or_default();
+                        if v.get(&at).is_none_or(|d| *d == day) {
+                            v.insert(at, day.clone());
+                        }
                     }
                     None => e.quarantined_patients += 1,
                 }
@@ -212,6 +234,18 @@ pub fn compute(root: &Path) -> Expected {
                     Some(r) => *e.rejected.entry(r.to_owned()).or_default() += 1,
                     None => {
                         e.accepted.insert(t.id.clone());
+                        // The last version from at or before the test, else
+                        // the first.
+                        let v = &versions[&t.patient];
+                        let (no, at) = v
+                            .keys()
+                            .enumerate()
+                            .rfind(|(_, at)| **at <= t.ts)
+                            .unwrap_or((0, v.keys().next().unwrap()));
+                        e.versions.insert(
+                            t.id.clone(),
+                            (no as i64 + 1, at.format("%Y-%m-%d %H:%M:%S").to_string()),
+                        );
                     }
                 }
             }

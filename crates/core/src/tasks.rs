@@ -44,31 +44,58 @@ pub fn ensure_schema(wh: &mut dyn Warehouse) -> Result<(), TaskError> {
     for ddl in sql::schema(dialect)? {
         wh.execute(ddl, &[])?;
     }
-    add_decided_on(wh)?;
+    add_new_columns(wh)?;
     wh.execute(sql::schema_marker(dialect)?, &[])
 }
 
-/// A warehouse made before tests could wait for a late patient record has
-/// no `decided_on` in `fact_bloodtest` and `rejects` (`CREATE TABLE IF NOT
-/// EXISTS` leaves a table as it is): add it, set to the delivery day, on
-/// which every row it holds was decided.
-fn add_decided_on(wh: &mut dyn Warehouse) -> Result<(), TaskError> {
+/// A warehouse made by an earlier release keeps its tables as they were
+/// (`CREATE TABLE IF NOT EXISTS` leaves a table alone): the columns added
+/// since are added here. `decided_on` (of `fact_bloodtest` and `rejects`) is
+/// each row's delivery day, on which every row then was decided;
+/// `patient_version_key` is the version in force at each test, from the
+/// patients' history rebuilt from every staged record.
+fn add_new_columns(wh: &mut dyn Warehouse) -> Result<(), TaskError> {
     #[derive(Deserialize)]
     struct Present {
         table_name: String,
+        column_name: String,
     }
     let dialect = wh.dialect();
     let present: Vec<Present> = wh
-        .query_table(sql::file(dialect, "meta/decided_on_present")?, &[])?
+        .query_table(sql::file(dialect, "meta/added_columns_present")?, &[])?
         .read()?;
+    let has = |table: &str, column: &str| {
+        present
+            .iter()
+            .any(|p| p.table_name == table && p.column_name == column)
+    };
     for table in [Model::FactBloodtest.table(), "rejects"] {
-        if !present.iter().any(|p| p.table_name == table) {
-            tracing::info!(table, "adding decided_on to a warehouse made before it");
+        if !has(table, "decided_on") {
+            tracing::info!(
+                table,
+                column = "decided_on",
+                "adding a column an earlier release lacked"
+            );
             wh.execute(
                 sql::file(dialect, &format!("meta/add_decided_on_{table}"))?,
                 &[],
             )?;
         }
+    }
+    if !has(Model::FactBloodtest.table(), "patient_version_key") {
+        tracing::info!(
+            table = Model::FactBloodtest.table(),
+            column = "patient_version_key",
+            "adding a column an earlier release lacked"
+        );
+        // Every staged patient (`all_days`); the days are then not read.
+        let params = [
+            ("logical_date", Value::Text("1970-01-01".into())),
+            ("through", Value::Text("1970-01-01".into())),
+            ("all_days", Value::Bool(true)),
+        ];
+        wh.execute(sql::file(dialect, "history/dim_patient_history")?, &params)?;
+        wh.execute(sql::file(dialect, "meta/add_patient_version_key")?, &[])?;
     }
     Ok(())
 }
@@ -311,7 +338,19 @@ pub fn load(p: &LoadParams, wh: &mut dyn Warehouse) -> Result<LoadReport, TaskEr
         params.push(("wait_days", Value::Int(i64::from(wait))));
         params.push(("window_from", Value::Text(window_from.to_string())));
     }
-    in_transaction(wh, |wh| wh.execute(text, &params))?;
+    // The patients' versions (type-2 history) are rebuilt with the current
+    // records, in the same transaction.
+    let history = match p.model {
+        Model::DimPatient => Some(sql::file(dialect, "history/dim_patient_history")?),
+        _ => None,
+    };
+    in_transaction(wh, |wh| {
+        wh.execute(text, &params)?;
+        match history {
+            Some(history) => wh.execute(history, &params),
+            None => Ok(()),
+        }
+    })?;
 
     let mut report = LoadReport {
         model: p.model,
