@@ -168,7 +168,7 @@ LEFT JOIN pending_tests AS w
   ON w.logical_date = s.logical_date AND w.source_file = s.source_file AND w.line_no = s.line_no
 LEFT JOIN dim_patient_history AS v
   ON v.patient_id = s.patient_id
- AND (s.ts >= v.valid_from OR v.version_no = 1)
+ AND s.ts >= CASE WHEN v.version_no = 1 THEN CAST('0001-01-01 00:00:00' AS TIMESTAMP) ELSE v.valid_from END
  AND s.ts < v.valid_to
 WHERE s.logical_date <= CAST(:through AS DATE)
   AND (s.logical_date >= CAST(:window_from AS DATE) OR w.line_no IS NOT NULL)
@@ -211,7 +211,7 @@ UPDATE fact_bloodtest
 SET patient_version_key = v.patient_version_key
 FROM dim_patient_history AS v
 WHERE v.patient_id = fact_bloodtest.patient_id
-  AND (fact_bloodtest.ts >= v.valid_from OR v.version_no = 1)
+  AND fact_bloodtest.ts >= CASE WHEN v.version_no = 1 THEN CAST('0001-01-01 00:00:00' AS TIMESTAMP) ELSE v.valid_from END
   AND fact_bloodtest.ts < v.valid_to
   AND fact_bloodtest.patient_version_key <> v.patient_version_key
   AND fact_bloodtest.patient_id IN (

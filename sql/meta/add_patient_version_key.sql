@@ -6,5 +6,5 @@ UPDATE fact_bloodtest
 SET patient_version_key = v.patient_version_key
 FROM dim_patient_history AS v
 WHERE v.patient_id = fact_bloodtest.patient_id
-  AND (fact_bloodtest.ts >= v.valid_from OR v.version_no = 1)
+  AND fact_bloodtest.ts >= CASE WHEN v.version_no = 1 THEN CAST('0001-01-01 00:00:00' AS TIMESTAMP) ELSE v.valid_from END
   AND fact_bloodtest.ts < v.valid_to;
