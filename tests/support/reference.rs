@@ -85,19 +85,14 @@ fn text<'a>(m: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
     m.get(k)?.as_str()
 }
 
-fn stamp(m: &Map<String, Value>, k: &str) -> Option<()> {
-    chrono::DateTime::parse_from_rfc3339(text(m, k)?)
-        .ok()
-        .map(|_| ())
-}
-
 fn timestamp(m: &Map<String, Value>, k: &str) -> Option<chrono::NaiveDateTime> {
     chrono::DateTime::parse_from_rfc3339(text(m, k)?)
         .ok()
         .map(|t| t.naive_utc())
 }
 
-fn valid_patient(m: &Map<String, Value>) -> Option<i64> {
+/// A valid patient record's id and registered_at.
+fn valid_patient(m: &Map<String, Value>) -> Option<(i64, chrono::NaiveDateTime)> {
     let id = int(m, "patient_id", true).filter(|i| *i > 0)?;
     for k in ["first_name", "last_name", "address"] {
         text(m, k)?;
@@ -106,8 +101,7 @@ fn valid_patient(m: &Map<String, Value>) -> Option<i64> {
     int(m, "age", false)?;
     int(m, "height", false)?;
     m.get("weight")?.as_f64()?;
-    stamp(m, "registered_at")?;
-    Some(id)
+    Some((id, timestamp(m, "registered_at")?))
 }
 
 struct Test {
@@ -124,7 +118,7 @@ fn valid_test(m: &Map<String, Value>) -> Option<Test> {
     }
     int(m, "doc_id", true)?;
     int(m, "lab_id", true)?;
-    stamp(m, "ts")?;
+    let ts = timestamp(m, "ts")?;
     let patient = int(m, "patient_id", true)?;
     let mut measures = [0; 8];
     for (i, k) in [
@@ -145,7 +139,7 @@ fn valid_test(m: &Map<String, Value>) -> Option<Test> {
     Some(Test {
         id: id.to_owned(),
         patient,
-        ts: timestamp(m, "ts")?,
+        ts,
         m: measures,
     })
 }
@@ -173,13 +167,9 @@ pub fn compute(root: &Path) -> Expected {
         for f in files {
             for line in lines(&std::fs::read(f).unwrap()) {
                 match object(line).as_ref().and_then(valid_patient) {
-                    Some(id) => {
+                    Some((id, at)) => {
                         e.patients.insert(id);
                         first_seen.entry(id).or_insert_with(|| day.clone());
-                        let at = object(line)
-                            .as_ref()
-                            .and_then(|m| timestamp(m, "registered_at"))
-                            .unwrap();
                         let v = versions.entry(id).or_default();
                         if v.get(&at).is_none_or(|d| *d == day) {
                             v.insert(at, day.clone());
