@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the three Lambda functions for deployment: `sam build` of
+# Builds the four Lambda functions for deployment: `sam build` of
 # template.yaml (arm64, with cargo-lambda and zig), the release profile
 # optimised for size. The functions spend their time waiting on S3 and the
 # Redshift Data API, not computing; a smaller bootstrap loads faster at a cold
@@ -8,7 +8,7 @@
 # Extra arguments go to `sam build` (e.g. --build-dir DIR). Needs cargo,
 # cargo-lambda and zig on PATH (tests/offline/setup.sh installs the last two).
 #
-# The three functions share one cargo target folder (CARGO_TARGET_DIR, by
+# The four functions share one cargo target folder (CARGO_TARGET_DIR, by
 # default .aws-sam/cargo-target here), so the dependencies they share build
 # once instead of once per function. SAM's cargo-lambda builder (pinned
 # aws-sam-cli 1.170.0) takes each bootstrap from cargo-lambda's output in that

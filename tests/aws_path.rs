@@ -47,9 +47,9 @@ fn select(table: &str, columns: &str) -> String {
     format!("SELECT {} FROM {table}{filter}", cast.join(", "))
 }
 
-type Tables = Vec<(&'static str, Vec<Vec<String>>)>;
+pub(crate) type Tables = Vec<(&'static str, Vec<Vec<String>>)>;
 
-fn aws_tables(path: &AwsPath) -> Tables {
+pub(crate) fn aws_tables(path: &AwsPath) -> Tables {
     TABLE_COLUMNS
         .iter()
         .map(|(t, c)| {
@@ -60,7 +60,7 @@ fn aws_tables(path: &AwsPath) -> Tables {
         .collect()
 }
 
-fn duck_tables(p: &Pipeline) -> Tables {
+pub(crate) fn duck_tables(p: &Pipeline) -> Tables {
     TABLE_COLUMNS
         .iter()
         .map(|(t, c)| {
@@ -72,7 +72,7 @@ fn duck_tables(p: &Pipeline) -> Tables {
 }
 
 /// Equal tables, or a message with each table's first differing rows.
-fn assert_tables_equal(aws: &Tables, duck: &Tables, what: &str) {
+pub(crate) fn assert_tables_equal(aws: &Tables, duck: &Tables, what: &str) {
     let mut problems = vec![];
     for ((table, a), (_, d)) in aws.iter().zip(duck) {
         if a != d {
@@ -91,7 +91,7 @@ fn assert_tables_equal(aws: &Tables, duck: &Tables, what: &str) {
 /// Three dirty weeks with a late re-delivery (2025-02-10's tests sent again
 /// on 2025-02-15), malformed lines, rule breaks, duplicates and late patient
 /// records.
-fn dirty_weeks() -> (Data, Vec<String>) {
+pub(crate) fn dirty_weeks() -> (Data, Vec<String>) {
     let year = dirty_year();
     let weeks = Data::new();
     copy_days(year.path(), weeks.path(), "2025-02-01", "2025-02-21");
@@ -140,7 +140,7 @@ fn started(data: &Data) -> AwsPath {
     path
 }
 
-fn run_ok(path: &AwsPath, name: &str, input: serde_json::Value) {
+pub(crate) fn run_ok(path: &AwsPath, name: &str, input: serde_json::Value) {
     if let Err(f) = path.execute(name, input) {
         panic!(
             "{name} failed in {}: {}: {}\nData API server log:\n{}",

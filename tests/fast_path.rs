@@ -298,8 +298,8 @@ fn append_mode_refuses_a_range_and_the_state_machine_refuses_a_range_that_ends_b
             .into_iter()
             .find(|k| k.name() == kind)
             .unwrap();
-        let err =
-            ovom_core::handler::handle(kind, &event, &mut *p.warehouse(), p.store()).unwrap_err();
+        let err = ovom_core::handler::handle(kind, &event, None, &mut *p.warehouse(), p.store())
+            .unwrap_err();
         assert_eq!(err.name(), "InvalidParameters");
         assert!(err.to_string().contains("`through`"), "{err}");
     }

@@ -213,7 +213,7 @@ fn hostile_command_lines_are_refused_before_they_touch_the_warehouse() {
 /// retried, with a short message holding `says`.
 fn refused(p: &Pipeline, kind: TaskKind, event: &Value, field: &str, says: &str) {
     let shown: String = event.to_string().chars().take(120).collect();
-    let err = handle(kind, event, &mut *p.warehouse(), p.store()).unwrap_err();
+    let err = handle(kind, event, None, &mut *p.warehouse(), p.store()).unwrap_err();
     assert_eq!(err.retry(), Retry::Never, "{shown}");
     assert!(ovom_core::error::caught(err.name()), "{shown}");
     match &err {

@@ -10,7 +10,7 @@ fn refused(kind: TaskKind, event: serde_json::Value, says: &str) {
     let data = Data::new();
     let p = pipeline(data.path());
     let before = fingerprints(&p);
-    let err = handle(kind, &event, &mut *p.warehouse(), p.store()).unwrap_err();
+    let err = handle(kind, &event, None, &mut *p.warehouse(), p.store()).unwrap_err();
     assert_eq!(err.name(), "InvalidParameters", "{event}: {err}");
     assert!(
         err.to_string().contains(says),
@@ -134,6 +134,7 @@ fn a_valid_event_runs_its_task() {
     let out = handle(
         TaskKind::Stage,
         &json!({"source": "log_data", "logical_date": d, "run_id": "r-1"}),
+        None,
         &mut *p.warehouse(),
         p.store(),
     )

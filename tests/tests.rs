@@ -12,6 +12,7 @@ mod backfill;
 mod bad_input;
 mod cli;
 mod contract_rules;
+mod erasure;
 mod errors;
 mod fast_path;
 mod faults;

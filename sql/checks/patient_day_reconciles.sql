@@ -1,7 +1,8 @@
--- Every patient_data line of the day is staged or quarantined.
+-- Every patient_data line of the day is staged, quarantined, or suppressed
+-- (a record of an erased patient).
 -- compare: =
 SELECT
-    (SELECT COALESCE(SUM(lines_read), 0) FROM stage_audit
+    (SELECT COALESCE(SUM(lines_read - suppressed), 0) FROM stage_audit
       WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE) AND source = 'patient_data') AS got,
     (SELECT COUNT(*) FROM staging_patient WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE))
   + (SELECT COUNT(*) FROM quarantine

@@ -1,10 +1,13 @@
--- Lines read, staged and quarantined for one source over the task's days,
+-- Lines read, staged, quarantined and suppressed (of erased patients) for
+-- one source over the task's days,
 -- and the first and last day after them that the warehouse already holds
 -- (staged by an earlier run): those days were decided without the task's
 -- days, so the state machine runs them again after this one.
 SELECT
     (SELECT COALESCE(SUM(lines_read), 0) FROM stage_audit
       WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE) AND source = :source) AS lines_read,
+    (SELECT COALESCE(SUM(suppressed), 0) FROM stage_audit
+      WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE) AND source = :source) AS suppressed,
     (SELECT COUNT(*) FROM staging_patient
       WHERE :source = 'patient_data' AND logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE))
   + (SELECT COUNT(*) FROM staging_bloodtest

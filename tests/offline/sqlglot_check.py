@@ -83,6 +83,16 @@ LITERALS = {
     "from_date": "'2025-01-01'",
     "to_date": "'2025-12-31'",
     "limit": "'20'",
+    # Erasure (sql/erasure/) and the suppression at stage.
+    "erasure_id": "'erasure-2025-03-15-1'",
+    "erased_at": "'2025-03-15 09:00:00'",
+    "patient_id": "'1042'",
+    "patient_hash": "'9f2c4e1a'",
+    "place": "'rejects'",
+    "pattern": "'%1042%'",
+    "rows_erased": "'3'",
+    "line_no": "'2'",
+    "suppressed": "'1'",
     # The adapter's own statements.
     "copy_pid": "'1073'",
     "copy_file": "'s3://ovom-data/export/manifests/log_data/2025-03-14/run-1/00000.json'",

@@ -7,15 +7,15 @@
 #   1. sam validate --lint   the SAM template (SAM's own checks, then cfn-lint's)
 #   2. cfn-lint              the template, on its own
 #   3. checkov               no failed check (a skip is justified in the template)
-#   4. asl-validator         both state machines (the daily one and the backfill), as
-#                            written and with their ARNs substituted
+#   4. asl-validator         the three state machines (the daily one, the backfill and
+#                            the erasure), as written and with their ARNs substituted
 #   5. backfill JSONata      the backfill's JSONata, read from its definition, evaluated
 #                            by jsonata (the version Step Functions implements) against
 #                            date ranges with known answers (backfill_jsonata.js)
 #   6. schedule JSONata      the daily state machine's date computation (the day before
 #                            the scheduled time), evaluated by jsonata on the times the
 #                            interpreter's own tests use (schedule_jsonata.js)
-#   7. sam build             the three functions for arm64 with cargo-lambda and zig, as
+#   7. sam build             the four functions for arm64 with cargo-lambda and zig, as
 #                            infra/build.sh builds them for deployment, with
 #                            CARGO_TARGET_DIR exported (one target for the three)
 #   8. bootstraps            each exists, is an aarch64 executable under 10 MiB, and
@@ -34,6 +34,7 @@ tools="${OVOM_TOOLS:-/var/tmp/ovom-tools}"
 template="infra/template.yaml"
 definition="statemachine/pipeline.asl.json"
 backfill="statemachine/backfill.asl.json"
+erasure="statemachine/erasure.asl.json"
 max_bytes=$((10 * 1024 * 1024))
 
 if [[ ! -f "$tools/.setup.stamp" ]]; then
@@ -122,7 +123,18 @@ asl_validate() {
         echo "  the backfill has a placeholder besides the daily state machine's ARN" >&2
         return 1
     fi
-    asl-validator --json-path "$definition" --no-arn-check &&
+    local erasure_deployed="$scratch/erasure.deployed.asl.json"
+    sed -E -e 's/\$\{PipelineArn\}/arn:aws:states:us-east-1:123456789012:stateMachine:ovom-warehouse-pipeline/g' \
+        -e 's/\$\{BackfillArn\}/arn:aws:states:us-east-1:123456789012:stateMachine:ovom-warehouse-backfill/g' \
+        -e 's/\$\{EraseFunctionArn\}/arn:aws:lambda:us-east-1:123456789012:function:ovom-erase/g' \
+        "$erasure" >"$erasure_deployed"
+    if grep -q '\${' "$erasure_deployed"; then
+        echo "  the erasure state machine has a placeholder besides the two state machines' ARNs and the erase function's" >&2
+        return 1
+    fi
+    asl-validator --json-path "$erasure" --no-arn-check &&
+        asl-validator --json-path "$erasure_deployed" &&
+        asl-validator --json-path "$definition" --no-arn-check &&
         asl-validator --json-path "$deployed" &&
         asl-validator --json-path "$backfill" --no-arn-check &&
         asl-validator --json-path "$backfill_deployed"
@@ -149,7 +161,7 @@ sam_build() {
 
 check_bootstraps() {
     local fn kind path size magic machine
-    for fn in Stage Load Quality; do
+    for fn in Stage Load Quality Erase; do
         kind="$(echo "$fn" | tr '[:upper:]' '[:lower:]')"
         path="$tools/sam-build/${fn}Function/bootstrap"
         if [[ ! -f "$path" ]]; then

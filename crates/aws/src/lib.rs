@@ -12,6 +12,7 @@ pub mod lambda;
 pub mod names;
 pub mod redshift;
 pub mod s3;
+pub mod secrets;
 
 pub use aws_config;
 pub use aws_sdk_s3;

@@ -31,6 +31,8 @@ use tokio::runtime::Handle;
 
 use crate::names::{Bucket, NameError};
 
+mod versions;
+
 /// The parameter name data-root errors report.
 const FIELD: &str = "data_root";
 
@@ -405,6 +407,10 @@ impl ObjectStore for S3Store {
 
     fn put(&self, key: &str, bytes: &[u8]) -> Result<(), TaskError> {
         self.handle.block_on(self.upload(key, bytes))
+    }
+
+    fn replace(&self, key: &str, bytes: &[u8]) -> Result<u64, TaskError> {
+        self.handle.block_on(self.replace_async(key, bytes))
     }
 
     fn url(&self, key: &str) -> String {

@@ -297,6 +297,7 @@ fn stage_report() -> TaskReport {
         lines_read: 1000,
         staged: 990,
         quarantined: 10,
+        suppressed: 0,
         later_days: None,
     })
 }

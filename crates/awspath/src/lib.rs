@@ -15,6 +15,7 @@
 //! loads any data root through it and leaves the PostgreSQL database on
 //! disk for `psql`.
 
+pub mod erasure;
 pub mod servers;
 
 #[allow(dead_code)]
@@ -30,9 +31,11 @@ use ovom_asl::{
     Clock, ExecutionFailure, Executor, ManualClock, NoopObserver, Observer, StateMachine,
     StateRecord, TaskFailure, TaskHandler,
 };
+use ovom_aws::lambda::erase::Eraser;
 use ovom_aws::lambda::{diagnostic, Task};
 use ovom_aws::redshift::{PollBackoff, RedshiftConfig, RedshiftWarehouse, Target};
 use ovom_aws::s3::{DataRoot, S3Store};
+use ovom_core::erasure::ErasureKey;
 use ovom_core::handler::{TaskKind, BACKFILL_SUBSTITUTION, NESTED_START};
 use ovom_core::local_dir::LocalDir;
 use ovom_core::params::{self, BackfillInput, LogicalDate, NestedStart, Source};
@@ -98,6 +101,11 @@ impl TaskHandler for Lambdas {
 pub struct AwsPath {
     // Dropped in this order: the clients' runtime, then the servers.
     pub lambdas: Lambdas,
+    /// The erase function's code.
+    pub eraser: Eraser<RedshiftWarehouse, S3Store>,
+    /// The executions running now (the daily ones, the backfills), as
+    /// `ListExecutions` answers the erasure state machine.
+    running: std::sync::Mutex<Vec<erasure::Running>>,
     machine: StateMachine,
     runtime: tokio::runtime::Runtime,
     data_api: aws_sdk_redshiftdata::Client,
@@ -137,6 +145,8 @@ impl AwsPath {
             initial: Duration::from_millis(2),
             max: Duration::from_millis(50),
         };
+        let erasure_key =
+            ErasureKey::new(erasure::TEST_ERASURE_KEY).map_err(|e| anyhow::anyhow!("{e}"))?;
         let tasks = TaskKind::ALL
             .iter()
             .map(|k| {
@@ -146,11 +156,19 @@ impl AwsPath {
                     runtime.handle().clone(),
                 )?;
                 let store = S3Store::new(s3.clone(), root.clone(), runtime.handle().clone());
-                Ok((function_arn(*k), Task::new(*k, wh, store)))
+                let task = Task::new(*k, wh, store).with_erasure_key(Some(erasure_key.clone()));
+                Ok((function_arn(*k), task))
             })
             .collect::<Result<Vec<_>, ovom_aws::redshift::ConfigError>>()?;
+        let eraser = Eraser::new(
+            RedshiftWarehouse::try_new(data_api.clone(), config.clone(), runtime.handle().clone())?,
+            S3Store::new(s3.clone(), root.clone(), runtime.handle().clone()),
+            Some(erasure_key),
+        );
         Ok(Self {
             lambdas: Lambdas { tasks },
+            eraser,
+            running: Default::default(),
             machine,
             runtime,
             data_api,
@@ -201,6 +219,7 @@ impl AwsPath {
             path: self,
             tasks: handler,
         };
+        let _running = self.running_as(erasure::PIPELINE_ARN, name);
         Executor::new(&self.machine, &handler, &clock as &dyn Clock, observer)
             .with_execution_name(name)
             .run(input)
@@ -226,6 +245,7 @@ impl AwsPath {
         tasks: &dyn TaskHandler,
     ) -> Result<BackfillRange, TaskFailure> {
         let failed = |cause: String| TaskFailure::new("States.TaskFailed", cause);
+        let _running = self.running_as(BACKFILL_ARN, name);
         for chunk in b.chunks().map_err(|e| failed(e.to_string()))? {
             // The input the backfill's LoadChunk state gives the daily machine.
             let chunk_input = serde_json::json!({

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use ovom::summary::Summary;
 use ovom_asl::SystemClock;
+use ovom_core::erasure::PatientId;
 use ovom_core::params::{Days, DimMode, LogicalDate};
 use ovom_duckdb::DuckWarehouse;
 use ovom_local::backfill::{backfill, BackfillInput, BackfillOutcome, Day, Stop, BACKFILL};
@@ -114,6 +115,18 @@ enum Command {
         #[command(flatten)]
         warehouse: WarehouseArg,
     },
+    /// Erase patients on request: from every table of the warehouse and from
+    /// the raw export files of the data root; later runs, re-runs and
+    /// backfills never load them again (their lines are suppressed).
+    Forget {
+        /// A patient id (an integer > 0); repeat for several (at most 50).
+        #[arg(long = "patient", required = true, value_parser = patient_id())]
+        patients: Vec<PatientId>,
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        #[command(flatten)]
+        warehouse: WarehouseArg,
+    },
     /// Run a SQL file or statement on the warehouse and print the result.
     Query {
         /// A .sql file (e.g. sql/analysis/cardio_rate_by_city_month.sql) or a SQL statement.
@@ -182,6 +195,11 @@ impl LoadArgs {
 fn dim_mode() -> impl TypedValueParser<Value = DimMode> {
     clap::builder::PossibleValuesParser::new(DimMode::ALL.map(DimMode::as_str))
         .map(|s| s.parse::<DimMode>().expect("a listed mode"))
+}
+
+/// `--patient`: a patient id of the data contract.
+fn patient_id() -> impl TypedValueParser<Value = PatientId> {
+    clap::builder::StringValueParser::new().try_map(|s| s.parse::<PatientId>())
 }
 
 /// A logical day argument. Its error quotes at most the start of the value
@@ -457,6 +475,21 @@ fn execute(command: Command) -> Result<ExitCode> {
                 .context("summarising the run")?;
             print!("{}", summary.render(started.elapsed()));
             Ok(exit_code(summary.failure.is_none()))
+        }
+        Command::Forget {
+            patients,
+            data,
+            warehouse,
+        } => {
+            let warehouse = warehouse.path;
+            if !warehouse.is_file() {
+                bail!("no warehouse at {}: nothing to erase", warehouse.display());
+            }
+            ensure_data(&data, false)?;
+            let mut pipeline = Pipeline::open(&warehouse, &data)?;
+            let report = pipeline.forget(&warehouse, patients, &SystemClock)?;
+            print!("{}", ovom::summary::render_erasure(&report));
+            Ok(ExitCode::SUCCESS)
         }
         Command::Query {
             file_or_sql,

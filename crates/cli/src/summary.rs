@@ -24,6 +24,8 @@ pub struct Summary {
     pub quarantined: BTreeMap<String, u64>,
     /// Tests still waiting for their patient's first record.
     pub pending: u64,
+    /// Lines of erased patients the stages dropped.
+    pub suppressed: u64,
     /// The days the executions covered, for [`Summary::settle`].
     pub covered: BTreeSet<LogicalDate>,
     pub checks_passed: u64,
@@ -98,6 +100,7 @@ impl Summary {
         self.pending += fact.pending.unwrap_or(0);
         add(&mut self.rejected, fact.rejected.clone());
         for stage in results.stages() {
+            self.suppressed += stage.suppressed;
             if stage.quarantined > 0 {
                 *self
                     .quarantined
@@ -166,6 +169,13 @@ impl Summary {
             "quarantined {quarantined}{}",
             breakdown(&self.quarantined)
         );
+        if self.suppressed > 0 {
+            let _ = writeln!(
+                s,
+                "suppressed  {} (lines of erased patients, not loaded)",
+                self.suppressed
+            );
+        }
         let _ = writeln!(
             s,
             "checks      {} of {} passed",
@@ -201,4 +211,41 @@ fn breakdown(by: &BTreeMap<String, u64>) -> String {
     }
     let parts: Vec<String> = by.iter().map(|(k, v)| format!("{k} {v}")).collect();
     format!("  ({})", parts.join(", "))
+}
+
+/// What `ovom forget` prints: the erasure's id, then what it removed from
+/// each table and from each source's raw files (the `erasures` log's counts).
+pub fn render_erasure(report: &ovom_core::erasure::ErasureReport) -> String {
+    let mut out = format!(
+        "erasure     {}: {} patient{} erased\n",
+        report.erasure_id,
+        report.patients,
+        if report.patients == 1 { "" } else { "s" }
+    );
+    let (files, tables): (Vec<_>, Vec<_>) = report
+        .removed
+        .iter()
+        .partition(|(place, _)| place.ends_with(" files"));
+    let list = |items: Vec<(&String, &u64)>| {
+        items
+            .iter()
+            .map(|(place, n)| format!("{place} {n}"))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    };
+    out.push_str(&format!("rows        {}\n", list(tables)));
+    out.push_str(&format!(
+        "raw lines   {} ({} file{} rewritten)\n",
+        list(files),
+        report.objects_rewritten,
+        if report.objects_rewritten == 1 {
+            ""
+        } else {
+            "s"
+        }
+    ));
+    out.push_str(
+        "suppressed  later runs, re-runs and backfills skip their lines (counted as suppressed)\n",
+    );
+    out
 }

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::erasure::ErasureKey;
 use crate::params::{self, LoadParams, QualityParams, StageParams};
 use crate::ports::{ObjectStore, Warehouse};
 use crate::reports::{LoadReport, QualityReport, StageReport};
@@ -83,13 +84,16 @@ impl TaskReport {
 }
 
 /// Run a task on its validated parameters.
+/// `erasure_key` keys the suppression list the stage task applies (none:
+/// a warehouse with erased patients refuses to stage).
 pub fn run(
     params: &TaskParams,
+    erasure_key: Option<&ErasureKey>,
     wh: &mut dyn Warehouse,
     store: &dyn ObjectStore,
 ) -> Result<TaskReport, TaskError> {
     Ok(match params {
-        TaskParams::Stage(p) => TaskReport::Stage(tasks::stage(p, wh, store)?),
+        TaskParams::Stage(p) => TaskReport::Stage(tasks::stage(p, erasure_key, wh, store)?),
         TaskParams::Load(p) => TaskReport::Load(tasks::load(p, wh)?),
         TaskParams::Quality(p) => TaskReport::Quality(tasks::quality(p, wh)?),
     })
@@ -100,8 +104,9 @@ pub fn run(
 pub fn handle(
     kind: TaskKind,
     event: &serde_json::Value,
+    erasure_key: Option<&ErasureKey>,
     wh: &mut dyn Warehouse,
     store: &dyn ObjectStore,
 ) -> Result<serde_json::Value, TaskError> {
-    run(&TaskParams::parse(kind, event)?, wh, store)?.to_json()
+    run(&TaskParams::parse(kind, event)?, erasure_key, wh, store)?.to_json()
 }

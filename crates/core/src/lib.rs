@@ -11,6 +11,7 @@
 
 pub mod backfill;
 pub mod contract;
+pub mod erasure;
 pub mod error;
 pub mod handler;
 pub mod local_dir;

@@ -165,6 +165,20 @@ impl ObjectStore for LocalDir {
         std::fs::write(path, bytes).map_err(|e| io_error(key, e))
     }
 
+    /// Written beside the file and renamed over it, so a crash leaves the
+    /// old bytes or the new; a folder keeps no earlier versions.
+    fn replace(&self, key: &str, bytes: &[u8]) -> Result<u64, TaskError> {
+        let path = self.path(key)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp = path.with_file_name(format!(".{name}.ovom-rewrite"));
+        std::fs::write(&temp, bytes).map_err(|e| io_error(key, e))?;
+        std::fs::rename(&temp, &path).map_err(|e| io_error(key, e))?;
+        Ok(0)
+    }
+
     fn holds(&self, prefix: &str) -> Result<bool, TaskError> {
         Ok(self.path(prefix.trim_end_matches('/'))?.is_dir())
     }

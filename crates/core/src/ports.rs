@@ -127,6 +127,11 @@ pub trait ObjectStore: Sync {
     fn get(&self, key: &str) -> Result<Vec<u8>, TaskError>;
     /// Write an object (a COPY manifest, a generated file).
     fn put(&self, key: &str, bytes: &[u8]) -> Result<(), TaskError>;
+    /// Replace an object's bytes (an erasure's rewrite of a raw export
+    /// file), as one write, and remove every earlier version of it the
+    /// store keeps (a versioned bucket's non-current versions); return how
+    /// many versions were removed.
+    fn replace(&self, key: &str, bytes: &[u8]) -> Result<u64, TaskError>;
     /// How the warehouse addresses `key` (a file path, an `s3://` URL).
     fn url(&self, key: &str) -> String;
     /// Whether the data root holds the folder `prefix` (`log_data/`): on S3

@@ -23,6 +23,9 @@ pub struct StageReport {
     pub lines_read: u64,
     pub staged: u64,
     pub quarantined: u64,
+    /// Lines of erased patients, read and not staged (the suppression list).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub suppressed: u64,
     /// The days after the task's days that the warehouse already holds:
     /// they were decided without this run's days (a test whose patient
     /// first came on them, a copy delivered again), so the state machine
@@ -181,6 +184,10 @@ impl PipelineResults {
     }
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,6 +228,7 @@ mod tests {
             lines_read: 3,
             staged: 2,
             quarantined: 1,
+            suppressed: 0,
             later_days: None,
         };
         let load = |model| LoadReport {

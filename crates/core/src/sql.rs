@@ -336,22 +336,39 @@ fn dimension_columns(model: Model) -> (&'static str, &'static str) {
     }
 }
 
-/// Expanded dimension loads, by dialect, model and mode.
-type Expanded = HashMap<(Dialect, Model, DimMode), Sql>;
+/// Expanded dimension macros, by dialect, model and macro file.
+type Expanded = HashMap<(Dialect, Model, &'static str), Sql>;
 
 /// The load SQL of a dimension in a mode: the mode's macro around the
 /// dimension's source query.
 pub fn dimension(dialect: Dialect, model: Model, mode: DimMode) -> Result<Sql, TaskError> {
+    let file = match mode {
+        DimMode::TruncateInsert => "macros/dimension_truncate_insert",
+        DimMode::Append => "macros/dimension_append",
+        DimMode::Merge => "macros/dimension_merge",
+    };
+    expand_dimension(dialect, model, file)
+}
+
+/// The restore of a dimension after an erasure removed the keys its erased
+/// tests named: each key the table lacks that a staged test still names, as
+/// of every staged day (`sql/macros/dimension_restore.sql`).
+pub fn dimension_restore(dialect: Dialect, model: Model) -> Result<Sql, TaskError> {
+    expand_dimension(dialect, model, "macros/dimension_restore")
+}
+
+fn expand_dimension(
+    dialect: Dialect,
+    model: Model,
+    macro_file: &'static str,
+) -> Result<Sql, TaskError> {
     static CACHE: OnceLock<Mutex<Expanded>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let mut cache = cache.lock().expect("SQL cache");
-    if let Some(sql) = cache.get(&(dialect, model, mode)) {
+    if let Some(sql) = cache.get(&(dialect, model, macro_file)) {
         return Ok(*sql);
     }
-    let template = rendered(
-        dialect,
-        &format!("macros/dimension_{}", mode.as_str().replace('-', "_")),
-    )?;
+    let template = rendered(dialect, macro_file)?;
     let source = rendered(dialect, &format!("dimensions/{}", model.table()))?;
     let source = source.trim().trim_end_matches(';');
     let (key, version) = dimension_columns(model);
@@ -361,7 +378,7 @@ pub fn dimension(dialect: Dialect, model: Model, mode: DimMode) -> Result<Sql, T
         .replace("{{key}}", key)
         .replace("{{version}}", version);
     let text = Sql(Box::leak(text.into_boxed_str()));
-    cache.insert((dialect, model, mode), text);
+    cache.insert((dialect, model, macro_file), text);
     Ok(text)
 }
 

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::contract::LineError;
+use crate::erasure::{self, ErasureKey};
 use crate::params::{
     Check, Days, DimMode, LoadParams, LogicalDate, Model, QualityParams, Source, StageParams,
 };
@@ -50,7 +51,8 @@ pub fn ensure_schema(wh: &mut dyn Warehouse) -> Result<(), TaskError> {
 
 /// A warehouse made by an earlier release keeps its tables as they were
 /// (`CREATE TABLE IF NOT EXISTS` leaves a table alone): the columns added
-/// since are added here. `decided_on` (of `fact_bloodtest` and `rejects`) is
+/// since are added here. `suppressed` (of `stage_audit`) is 0: nothing was
+/// erased before. `decided_on` (of `fact_bloodtest` and `rejects`) is
 /// each row's delivery day, on which every row then was decided;
 /// `patient_version_key` is the version in force at each test, from the
 /// patients' history rebuilt from every staged record.
@@ -82,6 +84,14 @@ fn add_new_columns(wh: &mut dyn Warehouse) -> Result<(), TaskError> {
             )?;
         }
     }
+    if !has("stage_audit", "suppressed") {
+        tracing::info!(
+            table = "stage_audit",
+            column = "suppressed",
+            "adding a column an earlier release lacked"
+        );
+        wh.execute(sql::file(dialect, "meta/add_suppressed_stage_audit")?, &[])?;
+    }
     if !has(Model::FactBloodtest.table(), "patient_version_key") {
         tracing::info!(
             table = Model::FactBloodtest.table(),
@@ -104,8 +114,12 @@ fn add_new_columns(wh: &mut dyn Warehouse) -> Result<(), TaskError> {
 /// replacing what an earlier run staged for those days. A day with no files
 /// stages zero rows. A range is one transaction: each day is copied with
 /// its own error budget and audited with its own line count.
+///
+/// Lines of erased patients are removed before anything reads them (the
+/// suppression list, keyed by `erasure_key`) and counted as suppressed.
 pub fn stage(
     p: &StageParams,
+    erasure_key: Option<&ErasureKey>,
     wh: &mut dyn Warehouse,
     store: &dyn ObjectStore,
 ) -> Result<StageReport, TaskError> {
@@ -129,11 +143,18 @@ pub fn stage(
     if !p.allow_empty && (requests.len() as i64) < days.count() {
         refuse_emptying(p.source, &requests, &params, wh)?;
     }
+    // Lines of erased patients, found before the transaction (which on the
+    // Data API cannot read): none, and no file read, until an erasure.
+    let suppressed_lines = match erasure::Suppression::read(erasure_key, wh)? {
+        Some(list) => list.lines(&requests, store)?,
+        None => vec![],
+    };
     in_transaction(wh, |wh| {
         wh.execute(clear, &params)?;
         let lines = wh
             .copy_days(&requests, store)
             .map_err(|e| without_patient_values(p.source, e))?;
+        let suppressed = erasure::suppress(p.source, days, &p.run_id, &suppressed_lines, wh)?;
         // Each day of the range is audited, a day with no file with zeros;
         // up to sql::VALUES_ROWS days a statement.
         let copied: BTreeMap<LogicalDate, (usize, u64)> = requests
@@ -150,6 +171,10 @@ pub fn stage(
                     ("source", Value::Text(p.source.folder().into())),
                     ("files", Value::Int(files as i64)),
                     ("lines_read", Value::Int(read as i64)),
+                    (
+                        "suppressed",
+                        Value::Int(suppressed.get(&day).copied().unwrap_or(0) as i64),
+                    ),
                 ]);
                 row
             })
@@ -168,6 +193,7 @@ pub fn stage(
         lines_read: u64,
         staged: u64,
         quarantined: u64,
+        suppressed: u64,
         later_first: Option<LogicalDate>,
         later_last: Option<LogicalDate>,
     }
@@ -187,6 +213,7 @@ pub fn stage(
         lines_read: counts.lines_read,
         staged: counts.staged,
         quarantined: counts.quarantined,
+        suppressed: counts.suppressed,
         later_days,
     };
     tracing::info!(
@@ -197,6 +224,7 @@ pub fn stage(
         lines_read = report.lines_read,
         staged = report.staged,
         quarantined = report.quarantined,
+        suppressed = report.suppressed,
         later_days = ?report.later_days,
         "staged"
     );

@@ -58,6 +58,10 @@ pub enum Refusal {
     #[error("the warehouse {} is in use by another ovom process: wait for it to finish, then run this command again ({detail})", path.display())]
     InUse { path: PathBuf, detail: String },
 
+    /// The erasure key file cannot be read or made.
+    #[error("the erasure key {}: {detail} (it keys the erased patients' suppression list; nothing was changed)", path.display())]
+    ErasureKey { path: PathBuf, detail: String },
+
     #[error("opening the warehouse {}: {cause}", path.display())]
     CannotOpen {
         path: PathBuf,

@@ -10,6 +10,7 @@
 pub use error::{LocalError, Refusal};
 
 pub mod backfill;
+pub mod erasure;
 pub mod error;
 mod history;
 pub mod pipeline;

@@ -94,7 +94,15 @@ impl Pipeline {
     pub fn open(warehouse: &Path, data: &Path) -> Result<Self, LocalError> {
         let mut wh = DuckWarehouse::open(warehouse).map_err(|e| open_error(warehouse, e))?;
         check_ovom_warehouse(&mut wh, Some(warehouse), Access::Write)?;
-        Self::with(wh, data, DEFINITION)
+        let mut pipeline = Self::with(wh, data, DEFINITION)?;
+        pipeline.set_erasure_key(crate::erasure::read_key(warehouse)?);
+        Ok(pipeline)
+    }
+
+    /// The key of the suppression list the stage task applies (the one
+    /// beside the warehouse file, which [`Pipeline::open`] reads).
+    pub fn set_erasure_key(&mut self, key: Option<ovom_core::erasure::ErasureKey>) {
+        self.tasks.set_erasure_key(key);
     }
 
     pub fn with(mut wh: DuckWarehouse, data: &Path, definition: &str) -> Result<Self, LocalError> {

@@ -5,6 +5,7 @@
 use std::cell::{RefCell, RefMut};
 
 use ovom_asl::{Clock, TaskFailure, TaskHandler};
+use ovom_core::erasure::ErasureKey;
 use ovom_core::handler::{self, TaskKind};
 use ovom_core::local_dir::LocalDir;
 use ovom_core::params::{self, NestedStart};
@@ -22,6 +23,9 @@ use crate::pipeline::{local_arn, Pipeline, LOCAL_BACKFILL_ARN};
 pub struct Tasks {
     wh: RefCell<DuckWarehouse>,
     store: LocalDir,
+    /// Keys the suppression list of erased patients (see
+    /// [`crate::erasure_key`]); none before the first erasure.
+    erasure_key: Option<ErasureKey>,
 }
 
 impl Tasks {
@@ -29,7 +33,16 @@ impl Tasks {
         Self {
             wh: RefCell::new(wh),
             store,
+            erasure_key: None,
         }
+    }
+
+    pub(crate) fn set_erasure_key(&mut self, key: Option<ErasureKey>) {
+        self.erasure_key = key;
+    }
+
+    pub(crate) fn erasure_key(&self) -> Option<&ErasureKey> {
+        self.erasure_key.as_ref()
     }
 
     pub(crate) fn warehouse(&self) -> RefMut<'_, DuckWarehouse> {
@@ -58,7 +71,7 @@ impl TaskHandler for Tasks {
             ));
         };
         let mut wh = self.wh.borrow_mut();
-        handler::handle(kind, input, &mut *wh, &self.store)
+        handler::handle(kind, input, self.erasure_key(), &mut *wh, &self.store)
             .map_err(|e| TaskFailure::new(e.name(), e.to_string()).with_detail(e.detail()))
     }
 }

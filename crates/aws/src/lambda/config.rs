@@ -31,9 +31,14 @@ pub mod vars {
     /// role to a user of its own; the tables and views the tasks create are
     /// owned by that user).
     pub const WAREHOUSE_ROLE_ARN: &str = "WAREHOUSE_ROLE_ARN";
+    /// Optional: the Secrets Manager secret (its ARN or name) holding the
+    /// erasure key, which keys the erased patients' suppression list. The
+    /// stage and erase functions read it once at cold start; without it, a
+    /// warehouse with erased patients refuses to stage.
+    pub const ERASURE_KEY_ID: &str = "ERASURE_KEY_ID";
 
     /// Every variable, in the order they are documented.
-    pub const ALL: [&str; 7] = [
+    pub const ALL: [&str; 8] = [
         DATA_ROOT,
         REDSHIFT_WORKGROUP,
         REDSHIFT_CLUSTER_ID,
@@ -41,12 +46,13 @@ pub mod vars {
         REDSHIFT_DATABASE,
         COPY_ROLE_ARN,
         WAREHOUSE_ROLE_ARN,
+        ERASURE_KEY_ID,
     ];
 
     /// Prefixes owned by this configuration: a variable that starts with one
     /// and is not in [`ALL`] is an error (a misspelt optional variable would
     /// otherwise be ignored).
-    pub const OWNED_PREFIXES: [&str; 2] = ["REDSHIFT_", "WAREHOUSE_"];
+    pub const OWNED_PREFIXES: [&str; 3] = ["REDSHIFT_", "WAREHOUSE_", "ERASURE_"];
 }
 
 /// A function's configuration, read once at cold start.
@@ -57,6 +63,8 @@ pub struct LambdaConfig {
     pub database: Database,
     pub copy_role_arn: RoleArn,
     pub warehouse_role_arn: Option<RoleArn>,
+    /// The erasure key's secret, as given (an ARN or a name).
+    pub erasure_key_id: Option<String>,
 }
 
 /// A configuration problem, naming the variable.
@@ -126,6 +134,7 @@ impl LambdaConfig {
         let copy_role_arn =
             take(vars::COPY_ROLE_ARN)?.ok_or(ConfigError::Missing(vars::COPY_ROLE_ARN))?;
         let warehouse_role_arn = take(vars::WAREHOUSE_ROLE_ARN)?;
+        let erasure_key_id = take(vars::ERASURE_KEY_ID)?;
 
         let data_root = DataRoot::parse(&data_root).map_err(|e| ConfigError::Invalid {
             var: vars::DATA_ROOT,
@@ -172,6 +181,7 @@ impl LambdaConfig {
             warehouse_role_arn: warehouse_role_arn
                 .map(|arn| parse(vars::WAREHOUSE_ROLE_ARN, &arn))
                 .transpose()?,
+            erasure_key_id,
         })
     }
 

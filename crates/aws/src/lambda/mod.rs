@@ -31,6 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
+use ovom_core::erasure::ErasureKey;
 use ovom_core::handler::{self, TaskKind, TaskParams, TaskReport};
 use ovom_core::ports::{ObjectStore, Warehouse};
 use ovom_core::{tasks, TaskError};
@@ -82,6 +83,8 @@ pub struct Task<W, S> {
     kind: TaskKind,
     warehouse: Mutex<Connection<W>>,
     store: S,
+    /// Keys the erased patients' suppression list the stage task applies.
+    erasure_key: Option<ErasureKey>,
 }
 
 struct Connection<W> {
@@ -98,7 +101,15 @@ impl<W: Warehouse, S: ObjectStore> Task<W, S> {
                 schema_ready: false,
             }),
             store,
+            erasure_key: None,
         }
+    }
+
+    /// The key of the erased patients' suppression list (the deployment's
+    /// erasure secret).
+    pub fn with_erasure_key(mut self, key: Option<ErasureKey>) -> Self {
+        self.erasure_key = key;
+        self
     }
 
     pub fn kind(&self) -> TaskKind {
@@ -134,7 +145,7 @@ impl<W: Warehouse, S: ObjectStore> Task<W, S> {
             conn.schema_ready = true;
             tracing::info!(task = self.kind.name(), "warehouse schema ensured");
         }
-        handler::run(params, &mut conn.wh, &self.store)
+        handler::run(params, self.erasure_key.as_ref(), &mut conn.wh, &self.store)
     }
 }
 
@@ -221,12 +232,18 @@ pub fn init_logging() {
         .try_init();
 }
 
-/// The Lambda function of one task type: configure, connect once, then serve
-/// events until the container ends.
-pub async fn serve(kind: TaskKind) -> Result<(), lambda_runtime::Error> {
-    init_logging();
+/// What a function builds once at cold start: the warehouse, the object
+/// store and the erasure key, from the environment.
+pub(crate) struct Connected {
+    pub warehouse: RedshiftWarehouse,
+    pub store: S3Store,
+    pub erasure_key: Option<ErasureKey>,
+}
+
+/// Configure and connect, logging a failure under the function's name.
+pub(crate) async fn connect(name: &'static str) -> Result<Connected, lambda_runtime::Error> {
     let config = LambdaConfig::from_env().inspect_err(|e| {
-        tracing::error!(task = kind.name(), error = %e, "configuration");
+        tracing::error!(task = name, error = %e, "configuration");
     })?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let handle = tokio::runtime::Handle::current();
@@ -235,7 +252,7 @@ pub async fn serve(kind: TaskKind) -> Result<(), lambda_runtime::Error> {
         None => aws_sdk_redshiftdata::Client::new(&sdk),
         Some(role) => {
             let provider = aws_config::sts::AssumeRoleProvider::builder(role.to_string())
-                .session_name(format!("ovom-{}", kind.name()))
+                .session_name(format!("ovom-{name}"))
                 .configure(&sdk)
                 .build()
                 .await;
@@ -246,28 +263,50 @@ pub async fn serve(kind: TaskKind) -> Result<(), lambda_runtime::Error> {
         }
     };
     let warehouse = RedshiftWarehouse::try_new(data_api, config.redshift(), handle.clone())
-        .inspect_err(|e| tracing::error!(task = kind.name(), error = %e, "configuration"))?;
+        .inspect_err(|e| tracing::error!(task = name, error = %e, "configuration"))?;
     let store = S3Store::new(
         aws_sdk_s3::Client::new(&sdk),
         config.data_root.clone(),
         handle,
     );
-    let task = Arc::new(Task::new(kind, warehouse, store));
+    let erasure_key = match &config.erasure_key_id {
+        None => None,
+        Some(id) => Some(
+            crate::secrets::erasure_key(&aws_sdk_secretsmanager::Client::new(&sdk), id)
+                .await
+                .inspect_err(|e| tracing::error!(task = name, error = e.name(), "erasure key"))?,
+        ),
+    };
     tracing::info!(
-        task = kind.name(),
+        task = name,
         warehouse = match &config.target {
             Target::Workgroup(_) => "workgroup",
             Target::Cluster { .. } => "cluster",
         },
+        erasure_key = erasure_key.is_some(),
         "ready"
     );
+    Ok(Connected {
+        warehouse,
+        store,
+        erasure_key,
+    })
+}
 
+/// The Lambda function of one task type: configure, connect once, then serve
+/// events until the container ends.
+pub async fn serve(kind: TaskKind) -> Result<(), lambda_runtime::Error> {
+    init_logging();
+    let c = connect(kind.name()).await?;
+    let task = Arc::new(Task::new(kind, c.warehouse, c.store).with_erasure_key(c.erasure_key));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let task = Arc::clone(&task);
         async move { invoke(task, event.payload).await }
     }))
     .await
 }
+
+pub mod erase;
 
 #[cfg(test)]
 mod tests;
