@@ -27,6 +27,7 @@ ROWS = [
     ("lambda-Stage", "Stage Lambda bootstrap (size)", "—", "< 10 MB", None, False),
     ("lambda-Load", "Load Lambda bootstrap (size)", "—", "< 10 MB", None, False),
     ("lambda-Quality", "Quality Lambda bootstrap (size)", "—", "< 10 MB", None, False),
+    ("lambda-Erase", "Erase Lambda bootstrap (size)", "—", "< 10 MB", None, False),
     ("floor", "floor: DuckDB CLI `read_json` of log_data → table, fresh database", "default", "—", None, False),
     ("floor100", "floor: DuckDB CLI `read_json` of log_data → table, fresh database", "100×", "—", None, False),
 ]

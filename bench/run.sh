@@ -326,7 +326,7 @@ if want lambdas; then
             missing="build failed"
         fi
     fi
-    for fn in Stage Load Quality; do
+    for fn in Stage Load Quality Erase; do
         f="$(bootstrap "$fn")"
         if [[ -f "$f" ]]; then
             echo "$(stat -c %s "$f") $(date -u -r "$f" '+%Y-%m-%d %H:%M UTC')" >"$out/lambda-$fn.size"

@@ -237,6 +237,18 @@ fn erased_patients_leave_no_trace_and_stay_out() {
         );
     }
     assert!(report.objects_rewritten > 0);
+    assert_eq!(report.already_erased, 0);
+    // The same request again (a repeat, or a redrive): answered, nothing
+    // left to remove, nothing changed.
+    let erased = fingerprints(&p);
+    let later = clock();
+    later.advance(std::time::Duration::from_secs(60));
+    let again = p
+        .forget(&warehouse, patients.iter().map(|w| w.id).collect(), &later)
+        .unwrap();
+    assert_eq!(again.already_erased, ids.len());
+    assert_eq!(again.removed.values().sum::<u64>(), 0, "{again:?}");
+    assert_eq!(fingerprints(&p), erased);
     // The log: the patients' keyed hashes, per place, and nothing else of them.
     assert_eq!(
         scalar(&p, "SELECT COUNT(DISTINCT patient_hash) FROM erasures"),

@@ -216,8 +216,13 @@ fn breakdown(by: &BTreeMap<String, u64>) -> String {
 /// What `ovom forget` prints: the erasure's id, then what it removed from
 /// each table and from each source's raw files (the `erasures` log's counts).
 pub fn render_erasure(report: &ovom_core::erasure::ErasureReport) -> String {
+    let already = match report.already_erased {
+        0 => String::new(),
+        n if n == report.patients => " (already erased earlier: nothing of theirs was left)".into(),
+        n => format!(" ({n} of them already erased earlier: nothing of theirs was left)"),
+    };
     let mut out = format!(
-        "erasure     {}: {} patient{} erased\n",
+        "erasure     {}: {} patient{} erased{already}\n",
         report.erasure_id,
         report.patients,
         if report.patients == 1 { "" } else { "s" }

@@ -172,6 +172,8 @@ impl ErasureParams {
 pub struct ErasureReport {
     pub erasure_id: String,
     pub patients: usize,
+    /// Of them, those an earlier erasure had already removed entirely.
+    pub already_erased: usize,
     /// Rows removed per table, and (`patient_data files`, `log_data files`)
     /// lines removed from the raw export.
     pub removed: BTreeMap<String, u64>,
@@ -195,17 +197,20 @@ const FAMILIES: [&str; 3] = ["erasure/loaded", "erasure/decided", "erasure/read"
 
 /// Refuse a request, before anything changes, when one of its patients is
 /// in none of the warehouse's tables and was never erased (a wrong id).
+/// Otherwise, how many of its patients an earlier erasure already removed
+/// (nothing of theirs is left: a repeated or redriven request).
 pub fn check_request(
     p: &ErasureParams,
     key: &ErasureKey,
     wh: &mut dyn Warehouse,
-) -> Result<(), TaskError> {
+) -> Result<usize, TaskError> {
     #[derive(Deserialize)]
     struct Presence {
         held: i64,
         logged: i64,
     }
     let dialect = wh.dialect();
+    let mut already_erased = 0;
     for &id in &p.patients {
         let params = [
             ("patient_id", Value::Int(id.get())),
@@ -220,8 +225,11 @@ pub fn check_request(
                 format!("patient {id} is in none of the warehouse's tables and was never erased: nothing was erased (check the id)"),
             ));
         }
+        if found.iter().all(|f| f.held == 0) {
+            already_erased += 1;
+        }
     }
-    Ok(())
+    Ok(already_erased)
 }
 
 /// Erase the request's patients from the warehouse and the raw export,
@@ -236,7 +244,7 @@ pub fn forget(
     let dialect = wh.dialect();
     let patients: Vec<(PatientId, String)> =
         p.patients.iter().map(|&id| (id, key.hash(id))).collect();
-    check_request(p, key, wh)?;
+    let already_erased = check_request(p, key, wh)?;
     let lines = quarantined_lines(&patients, wh)?;
     let family_params = [
         ("erasure_id", Value::Text(p.erasure_id.as_str().into())),
@@ -312,6 +320,7 @@ pub fn forget(
     let report = ErasureReport {
         erasure_id: p.erasure_id.as_str().into(),
         patients: patients.len(),
+        already_erased,
         removed: logged
             .into_iter()
             .map(|l| (l.place, l.rows_erased.max(0) as u64))
