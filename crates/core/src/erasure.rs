@@ -195,15 +195,24 @@ const FOLDERS: [&str; 3] = ["patient_data", "log_data", "manifests"];
 /// (duplicates are found through the staged lines, so staging goes last).
 const FAMILIES: [&str; 3] = ["erasure/loaded", "erasure/decided", "erasure/read"];
 
+/// A request [`check_request`] found valid: what [`forget`] takes, so the
+/// check runs once and cannot be skipped.
+#[derive(Debug)]
+pub struct CheckedRequest<'a> {
+    params: &'a ErasureParams,
+    already_erased: usize,
+}
+
 /// Refuse a request, before anything changes, when one of its patients is
 /// in none of the warehouse's tables and was never erased (a wrong id).
-/// Otherwise, how many of its patients an earlier erasure already removed
-/// (nothing of theirs is left: a repeated or redriven request).
-pub fn check_request(
-    p: &ErasureParams,
+/// Otherwise the checked request, with how many of its patients an earlier
+/// erasure already removed (nothing of theirs is left: a repeated or
+/// redriven request).
+pub fn check_request<'a>(
+    p: &'a ErasureParams,
     key: &ErasureKey,
     wh: &mut dyn Warehouse,
-) -> Result<usize, TaskError> {
+) -> Result<CheckedRequest<'a>, TaskError> {
     #[derive(Deserialize)]
     struct Presence {
         held: i64,
@@ -229,22 +238,28 @@ pub fn check_request(
             already_erased += 1;
         }
     }
-    Ok(already_erased)
+    Ok(CheckedRequest {
+        params: p,
+        already_erased,
+    })
 }
 
-/// Erase the request's patients from the warehouse and the raw export,
-/// after [`check_request`].
+/// Erase the checked request's patients from the warehouse and the raw
+/// export.
 pub fn forget(
-    p: &ErasureParams,
+    request: CheckedRequest<'_>,
     key: &ErasureKey,
     erased_at: NaiveDateTime,
     wh: &mut dyn Warehouse,
     store: &dyn ObjectStore,
 ) -> Result<ErasureReport, TaskError> {
+    let CheckedRequest {
+        params: p,
+        already_erased,
+    } = request;
     let dialect = wh.dialect();
     let patients: Vec<(PatientId, String)> =
         p.patients.iter().map(|&id| (id, key.hash(id))).collect();
-    let already_erased = check_request(p, key, wh)?;
     let lines = quarantined_lines(&patients, wh)?;
     let family_params = [
         ("erasure_id", Value::Text(p.erasure_id.as_str().into())),

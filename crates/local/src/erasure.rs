@@ -92,11 +92,11 @@ impl Pipeline {
                 (ErasureKey::new(&text)?, Some(text))
             }
         };
-        erasure::check_request(&params, &key, &mut *self.warehouse())?;
+        let request = erasure::check_request(&params, &key, &mut *self.warehouse())?;
         if let Some(text) = new {
             save_key(warehouse, &text)?;
         }
-        let report = erasure::forget(&params, &key, now, &mut *self.warehouse(), self.store())?;
+        let report = erasure::forget(request, &key, now, &mut *self.warehouse(), self.store())?;
         self.set_erasure_key(Some(key));
         Ok(report)
     }

@@ -45,8 +45,9 @@ impl<W: Warehouse, S: ObjectStore> Eraser<W, S> {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         tasks::ensure_schema(&mut *wh)?;
+        let request = erasure::check_request(&p, key, &mut *wh)?;
         let report: ErasureReport = erasure::forget(
-            &p,
+            request,
             key,
             chrono::Utc::now().naive_utc(),
             &mut *wh,
