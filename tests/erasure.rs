@@ -192,6 +192,96 @@ fn chosen(p: &Pipeline) -> Vec<i64> {
     chosen
 }
 
+/// No byte of an erased patient is left in the warehouse's file (DuckDB
+/// does not clear the blocks a delete frees) or in its write-ahead log (a
+/// day's run leaves its commits there): the erasure rewrites the file.
+#[test]
+fn an_erased_patient_leaves_no_byte_in_the_warehouse_file_or_its_log() {
+    let data = tempfile::tempdir().unwrap();
+    generate(data.path(), 700, 7000);
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = dir.path().join("ovom.duckdb");
+    let p = Pipeline::open(&warehouse, data.path()).unwrap();
+    run_range_ok(&p);
+    // A range checkpoints when it closes: its rows are in the file.
+    drop(p);
+    let mut p = Pipeline::open(&warehouse, data.path()).unwrap();
+    let last = rows(
+        &p,
+        "SELECT CAST(MAX(logical_date) AS VARCHAR) FROM staging_patient",
+    )[0][0]
+        .clone();
+    let run = p
+        .run_day(
+            last.parse().unwrap(),
+            RunOptions {
+                leave_later_days: true,
+                ..RunOptions::default()
+            },
+            &clock(),
+        )
+        .unwrap();
+    assert!(run.result.is_ok());
+    let wal = dir.path().join("ovom.duckdb.wal");
+    let held_in = |file: &Path, who: &Who| {
+        let bytes = std::fs::read(file).unwrap_or_default();
+        let holds = |text: &str| bytes.windows(text.len()).any(|w| w == text.as_bytes());
+        who.addresses.iter().any(|a| holds(a))
+    };
+    // One patient whose record only the log holds (the day's), one whose
+    // record the file holds as plain bytes (the range's, checkpointed).
+    let in_log = who(
+        &p,
+        unique_patients(
+            &p,
+            &format!("SELECT patient_id FROM staging_patient WHERE logical_date = DATE '{last}'"),
+        )[0],
+    );
+    assert!(
+        held_in(&wal, &in_log),
+        "the day's run left its writes in the log"
+    );
+    let in_file = unique_patients(&p, "SELECT patient_id FROM dim_patient")
+        .into_iter()
+        .filter(|&id| id != in_log.id.get())
+        .map(|id| who(&p, id))
+        .find(|w| held_in(&warehouse, w))
+        .expect("a patient's address in the warehouse file as plain bytes");
+    let erased = [in_log, in_file];
+    p.forget(&warehouse, erased.iter().map(|w| w.id).collect(), &clock())
+        .unwrap();
+    for w in &erased {
+        assert!(
+            !held_in(&wal, w),
+            "patient {} is in the write-ahead log",
+            w.id
+        );
+        assert!(
+            !held_in(&warehouse, w),
+            "patient {} is in the warehouse file",
+            w.id
+        );
+        assert_eq!(
+            scalar(
+                &p,
+                &format!(
+                    "SELECT COUNT(*) FROM dim_patient WHERE patient_id = {}",
+                    w.id
+                )
+            ),
+            0
+        );
+    }
+    // The rewritten file is the warehouse: it holds the rest and runs on.
+    assert!(scalar(&p, "SELECT COUNT(*) FROM fact_bloodtest") > 0);
+    drop(p);
+    let p = Pipeline::open(&warehouse, data.path()).unwrap();
+    run_range_ok(&p);
+    let clean = pipeline(data.path());
+    run_range_ok(&clean);
+    assert_eq!(fingerprints(&p), fingerprints(&clean));
+}
+
 #[test]
 fn erased_patients_leave_no_trace_and_stay_out() {
     let data = dirty_year();

@@ -119,8 +119,9 @@ fn slips() -> Vec<Slip> {
             setup: loaded,
             args: &["report", "--warehouse", "w.duckdb", "--out", "w.duckdb.wal"],
             says: &["write-ahead log"],
-            unchanged: &["w.duckdb"],
-            absent: &["w.duckdb.wal"],
+            // A one-day run leaves its commits in the log: it is kept as it is.
+            unchanged: &["w.duckdb", "w.duckdb.wal"],
+            absent: &[],
             never: &[],
         },
         Slip {

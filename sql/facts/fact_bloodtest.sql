@@ -58,14 +58,18 @@ WHERE logical_date BETWEEN CAST(:window_from AS DATE) AND CAST(:through AS DATE)
 DELETE FROM duplicates WHERE logical_date BETWEEN CAST(:logical_date AS DATE) AND CAST(:through AS DATE);
 
 -- The tests these days decide: the staged tests of the window that now hold
--- no outcome, and the tests still waiting. Dedup first (within a day the
--- first copy in file and line order is kept; a test_id that an earlier day
--- of those, or another day, loaded or rejected is a duplicate), then the
--- contract's rules in its order: the reason is the first rule that fails;
--- then the patient. A test is decided on decided_on when that is not after
--- :through, and waits otherwise. Only the rows that are not loaded are kept
--- (rejects, duplicates and the tests that wait), a staged row named by its
--- day, file and line.
+-- no outcome, and the tests still waiting. They are picked first, by a
+-- filter on the delivery day alone (which both engines prune by: a day
+-- reads its window, not the year), and only their test_ids are looked up
+-- in what was decided before. Dedup first (within a day the first copy in
+-- file and line order is kept; a test_id that an earlier day of those, or
+-- another day, loaded or rejected is a duplicate: prior_day is the day of
+-- the copy before it in day, file and line order), then the contract's
+-- rules in its order: the reason is the first rule that fails; then the
+-- patient. A test is decided on decided_on when that is not after :through,
+-- and waits otherwise. Only the rows that are not loaded are kept (rejects,
+-- duplicates and the tests that wait), a staged row named by its day, file
+-- and line.
 CREATE TEMP TABLE day_outcome AS
 SELECT logical_date, source_file, line_no, test_id, patient_id, reason, decided_on, wait_until
 FROM (
@@ -82,8 +86,8 @@ FROM (
             t.logical_date, t.source_file, t.line_no, t.test_id, t.patient_id,
             t.first_seen_on, t.wait_until,
             CASE
-                WHEN t.copy_rank > 1 OR t.seen_day = t.logical_date THEN 'same_day'
-                WHEN t.logical_date > t.first_day OR t.seen_day IS NOT NULL THEN 'other_day'
+                WHEN t.prior_day = t.logical_date OR t.seen_day = t.logical_date THEN 'same_day'
+                WHEN t.prior_day IS NOT NULL OR t.seen_day IS NOT NULL THEN 'other_day'
                 WHEN NOT (t.ap_hi BETWEEN 60 AND 250 AND t.ap_lo BETWEEN 30 AND 200) THEN 'implausible_pressure'
                 WHEN t.ap_hi < t.ap_lo THEN 'systolic_below_diastolic'
                 WHEN t.cholesterol NOT IN (1, 2, 3) OR t.gluc NOT IN (1, 2, 3)
@@ -95,14 +99,22 @@ FROM (
             SELECT
                 s.logical_date, s.source_file, s.line_no, s.test_id, s.patient_id,
                 s.ap_hi, s.ap_lo, s.cholesterol, s.gluc, s.smoke, s.alco, s.active, s.cardio,
-                ROW_NUMBER() OVER (
-                    PARTITION BY s.test_id, s.logical_date ORDER BY s.source_file, s.line_no
-                ) AS copy_rank,
-                MIN(s.logical_date) OVER (PARTITION BY s.test_id) AS first_day,
+                LAG(s.logical_date) OVER (
+                    PARTITION BY s.test_id ORDER BY s.logical_date, s.source_file, s.line_no
+                ) AS prior_day,
                 seen.seen_day,
                 k.first_seen_on,
                 {{wait_until:s.logical_date}} AS wait_until
-            FROM stg_bloodtest AS s
+            FROM (
+                SELECT * FROM stg_bloodtest
+                WHERE logical_date BETWEEN CAST(:window_from AS DATE) AND CAST(:through AS DATE)
+                UNION ALL
+                SELECT p.* FROM stg_bloodtest AS p
+                JOIN pending_tests AS w
+                  ON w.logical_date = p.logical_date AND w.source_file = p.source_file
+                 AND w.line_no = p.line_no
+                WHERE p.logical_date < CAST(:window_from AS DATE)
+            ) AS s
             LEFT JOIN (
                 SELECT logical_date, source_file, line_no FROM fact_bloodtest
                 WHERE logical_date BETWEEN CAST(:window_from AS DATE) AND CAST(:through AS DATE)
@@ -122,15 +134,16 @@ FROM (
                     UNION ALL
                     SELECT test_id, logical_date FROM rejects
                 ) AS decided
+                WHERE test_id IN (
+                    SELECT test_id FROM stg_bloodtest
+                    WHERE logical_date BETWEEN CAST(:window_from AS DATE) AND CAST(:through AS DATE)
+                    UNION ALL
+                    SELECT test_id FROM pending_tests
+                )
                 GROUP BY test_id
             ) AS seen ON seen.test_id = s.test_id
             LEFT JOIN patient_first_day AS k ON k.patient_id = s.patient_id
-            LEFT JOIN pending_tests AS w
-              ON w.logical_date = s.logical_date AND w.source_file = s.source_file
-             AND w.line_no = s.line_no
-            WHERE s.logical_date <= CAST(:through AS DATE)
-              AND (s.logical_date >= CAST(:window_from AS DATE) OR w.line_no IS NOT NULL)
-              AND held.line_no IS NULL
+            WHERE held.line_no IS NULL
         ) AS t
     ) AS d
 ) AS outcome
@@ -148,7 +161,15 @@ SELECT
     s.logical_date,
     CASE WHEN k.first_seen_on > s.logical_date THEN k.first_seen_on ELSE s.logical_date END,
     s.source_file, s.line_no, :run_id
-FROM stg_bloodtest AS s
+FROM (
+    SELECT * FROM stg_bloodtest
+    WHERE logical_date BETWEEN CAST(:window_from AS DATE) AND CAST(:through AS DATE)
+    UNION ALL
+    SELECT p.* FROM stg_bloodtest AS p
+    JOIN pending_tests AS w
+      ON w.logical_date = p.logical_date AND w.source_file = p.source_file AND w.line_no = p.line_no
+    WHERE p.logical_date < CAST(:window_from AS DATE)
+) AS s
 LEFT JOIN (
     SELECT logical_date, source_file, line_no FROM fact_bloodtest
     WHERE logical_date BETWEEN CAST(:window_from AS DATE) AND CAST(:through AS DATE)
@@ -164,15 +185,11 @@ LEFT JOIN (
 LEFT JOIN day_outcome AS o
   ON o.logical_date = s.logical_date AND o.source_file = s.source_file AND o.line_no = s.line_no
 LEFT JOIN patient_first_day AS k ON k.patient_id = s.patient_id
-LEFT JOIN pending_tests AS w
-  ON w.logical_date = s.logical_date AND w.source_file = s.source_file AND w.line_no = s.line_no
 LEFT JOIN dim_patient_history AS v
   ON v.patient_id = s.patient_id
  AND s.ts >= CASE WHEN v.version_no = 1 THEN CAST('0001-01-01 00:00:00' AS TIMESTAMP) ELSE v.valid_from END
  AND s.ts < v.valid_to
-WHERE s.logical_date <= CAST(:through AS DATE)
-  AND (s.logical_date >= CAST(:window_from AS DATE) OR w.line_no IS NOT NULL)
-  AND held.line_no IS NULL
+WHERE held.line_no IS NULL
   AND o.line_no IS NULL;
 
 INSERT INTO rejects (

@@ -97,6 +97,9 @@ impl Pipeline {
             save_key(warehouse, &text)?;
         }
         let report = erasure::forget(request, &key, now, &mut *self.warehouse(), self.store())?;
+        // No byte of an erased row may outlive the erasure in the file's
+        // freed blocks or in the write-ahead log daily runs leave.
+        self.warehouse().compact()?;
         self.set_erasure_key(Some(key));
         Ok(report)
     }
