@@ -67,7 +67,7 @@ impl DuckWarehouse {
     /// few hundred rows: handing them to DuckDB's thread pool costs more than
     /// it gains (a third of the CPU of a day's run on two cores), so a day
     /// runs on one thread. A range's scans and joins gain from every core
-    /// (DuckDB's default), with its buffers held to 2 GB, beyond which it
+    /// (DuckDB's default), with its buffers held to 1.5 GB, beyond which it
     /// spills to the warehouse's `.tmp` folder: a range of any size runs in
     /// a few GB.
     ///
@@ -83,7 +83,7 @@ impl DuckWarehouse {
                 "SET threads = 1; RESET memory_limit; PRAGMA disable_checkpoint_on_shutdown"
             }
             Scope::Range => {
-                "RESET threads; SET memory_limit = '2GB'; PRAGMA enable_checkpoint_on_shutdown"
+                "RESET threads; SET memory_limit = '1500MB'; PRAGMA enable_checkpoint_on_shutdown"
             }
         };
         self.conn.execute_batch(settings).map_err(map_error)

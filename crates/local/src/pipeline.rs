@@ -334,7 +334,7 @@ impl Pipeline {
         clock: &dyn Clock,
         handler: &dyn TaskHandler,
     ) -> Result<DayRun, LocalError> {
-        // A range (started or redriven) runs on every core within 2 GB.
+        // A range (started or redriven) runs on every core within 1.5 GB of buffers.
         let scope = if run.days.count() > 1 {
             Scope::Range
         } else {
