@@ -159,6 +159,18 @@ fn all_days(p: &Pipeline) -> Days {
     Days::new(days[0], days.last().copied()).unwrap()
 }
 
+/// Run one day and leave the days after it as they are.
+fn run_day_alone(p: &Pipeline, day: &str) {
+    let opts = RunOptions {
+        leave_later_days: true,
+        ..RunOptions::default()
+    };
+    let run = p.run_day(day.parse().unwrap(), opts, &clock()).unwrap();
+    if let Err(f) = run.result {
+        panic!("{day} failed in {}: {}: {}", f.state, f.error, f.cause);
+    }
+}
+
 fn run_range_ok(p: &Pipeline) {
     let run = p
         .run_range(all_days(p), RunOptions::default(), &clock())
@@ -211,17 +223,7 @@ fn an_erased_patient_leaves_no_byte_in_the_warehouse_file_or_its_log() {
         "SELECT CAST(MAX(logical_date) AS VARCHAR) FROM staging_patient",
     )[0][0]
         .clone();
-    let run = p
-        .run_day(
-            last.parse().unwrap(),
-            RunOptions {
-                leave_later_days: true,
-                ..RunOptions::default()
-            },
-            &clock(),
-        )
-        .unwrap();
-    assert!(run.result.is_ok());
+    run_day_alone(&p, &last);
     let wal = dir.path().join("ovom.duckdb.wal");
     let held_in = |file: &Path, who: &Who| {
         let bytes = std::fs::read(file).unwrap_or_default();
@@ -618,17 +620,7 @@ fn on_aws_the_erasure_state_machine_erases_as_the_embedded_warehouse_does() {
     aws_run_ok(&path, "redelivered", redelivered);
     drop(duck);
     let duck = Pipeline::open(&warehouse, twin.path()).unwrap();
-    let run = duck
-        .run_day(
-            day.parse().unwrap(),
-            RunOptions {
-                leave_later_days: true,
-                ..RunOptions::default()
-            },
-            &clock(),
-        )
-        .unwrap();
-    assert!(run.result.is_ok());
+    run_day_alone(&duck, day);
     assert_tables_equal(
         &aws_tables(&path),
         &duck_tables(&duck),

@@ -102,15 +102,11 @@ impl DuckWarehouse {
                 "only a warehouse file opened for writing is compacted".into(),
             )
         })?;
-        let mut copy = path.as_os_str().to_owned();
-        copy.push(".compact");
-        let copy = PathBuf::from(copy);
+        let copy = beside(&path, ".compact");
         let io = |what: &str, e: std::io::Error| {
             TaskError::WarehouseError(format!("{what} {}: {e}", copy.display()))
         };
-        let mut copy_log = copy.clone().into_os_string();
-        copy_log.push(".wal");
-        let copy_log = PathBuf::from(copy_log);
+        let copy_log = beside(&copy, ".wal");
         for stale in [&copy, &copy_log] {
             if stale.exists() {
                 std::fs::remove_file(stale).map_err(|e| io("removing the stale", e))?;
@@ -146,9 +142,7 @@ impl DuckWarehouse {
         old.close().map_err(|(_, e)| map_error(e))?;
         // The checkpoint emptied the file's own log: none may be replayed
         // onto the copy.
-        let mut log = path.clone().into_os_string();
-        log.push(".wal");
-        let log = PathBuf::from(log);
+        let log = beside(&path, ".wal");
         if std::fs::metadata(&log).is_ok_and(|m| m.len() > 0) {
             return Err(TaskError::WarehouseError(format!(
                 "{} is not empty after a checkpoint: the warehouse is left as it was",
@@ -172,6 +166,14 @@ impl DuckWarehouse {
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
+}
+
+/// The file named as `path` with `suffix` appended (DuckDB's write-ahead
+/// log is `<database>.wal`).
+fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// Map a DuckDB error to the task error contract: lock and write conflicts
