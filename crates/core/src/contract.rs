@@ -6,6 +6,8 @@ use std::borrow::Cow;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 
+mod scan;
+
 /// Longest raw text kept for a quarantined line; the whole line stays in its
 /// source file, which the quarantine row names with its line number.
 pub const MAX_RAW_CHARS: usize = 4096;
@@ -244,8 +246,10 @@ pub fn parse_timestamp(s: &str) -> Result<NaiveDateTime, String> {
 /// Parse one `patient_data` line.
 pub fn parse_patient(line: &[u8]) -> Result<PatientRecord<'_>, LineError> {
     check_line(line)?;
-    let rec: PatientRecord =
-        serde_json::from_slice(line).map_err(|e| explain(line, PATIENT_FIELDS, e))?;
+    let rec = match scan::patient(line) {
+        Some(rec) => rec,
+        None => full_patient(line)?,
+    };
     if rec.patient_id <= 0 {
         return Err(field_error(
             "patient_id",
@@ -268,8 +272,10 @@ pub fn parse_patient(line: &[u8]) -> Result<PatientRecord<'_>, LineError> {
 /// Parse one `log_data` line.
 pub fn parse_test(line: &[u8]) -> Result<TestRecord<'_>, LineError> {
     check_line(line)?;
-    let rec: TestRecord =
-        serde_json::from_slice(line).map_err(|e| explain(line, TEST_FIELDS, e))?;
+    let rec = match scan::test(line) {
+        Some(rec) => rec,
+        None => full_test(line)?,
+    };
     if rec.test_id.is_empty() {
         return Err(field_error("test_id", "must not be empty"));
     }
@@ -284,6 +290,17 @@ pub fn parse_test(line: &[u8]) -> Result<TestRecord<'_>, LineError> {
         ],
     )?;
     Ok(rec)
+}
+
+/// The full parser of a `patient_data` line: whatever the fast path
+/// ([`scan`]) leaves, read or explained.
+fn full_patient(line: &[u8]) -> Result<PatientRecord<'_>, LineError> {
+    serde_json::from_slice(line).map_err(|e| explain(line, PATIENT_FIELDS, e))
+}
+
+/// The full parser of a `log_data` line (see [`full_patient`]).
+fn full_test(line: &[u8]) -> Result<TestRecord<'_>, LineError> {
+    serde_json::from_slice(line).map_err(|e| explain(line, TEST_FIELDS, e))
 }
 
 /// What is malformed before any parsing: a blank line, a line over
@@ -425,11 +442,15 @@ pub fn lines(bytes: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let empty = bytes.is_empty();
     let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    bytes
-        .split(|&b| b == b'\n')
-        .filter(move |_| !empty)
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
+    ends.filter(move |_| !empty)
         .enumerate()
-        .map(|(i, l)| (i as u64 + 1, l.strip_suffix(b"\r").unwrap_or(l)))
+        .map(move |(i, end)| {
+            let line = &bytes[start..end];
+            start = end + 1;
+            (i as u64 + 1, line.strip_suffix(b"\r").unwrap_or(line))
+        })
 }
 
 /// The raw text kept for a quarantined line (lossy UTF-8, at most
