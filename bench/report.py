@@ -30,6 +30,8 @@ ROWS = [
     ("lambda-Erase", "Erase Lambda bootstrap (size)", "—", "< 10 MB", None, False),
     ("floor", "floor: DuckDB CLI `read_json` of log_data → table, fresh database", "default", "—", None, False),
     ("floor100", "floor: DuckDB CLI `read_json` of log_data → table, fresh database", "100×", "—", None, False),
+    ("twice", "the floor, then the same rows into a second table (the least a design keeping staged tests and a fact writes)", "default", "—", "floor", False),
+    ("twice100", "the floor, then the same rows into a second table (the least a design keeping staged tests and a fact writes)", "100×", "—", "floor100", False),
 ]
 LIMITS = {"gen": 0.5, "gen100": 30.0, "day": 0.05, "backfill": 5.0}
 RATIO_LIMITS = {"run": 1.3, "run100": 1.5}  # ovom's median over the floor's

@@ -8,7 +8,7 @@
 #   bench/run.sh --runs N           N timed runs per row (median, min, max of them)
 #   bench/run.sh --runs-100x N      N timed runs for the 100x rows (default: --runs)
 #   bench/run.sh --no-100x          the default-size rows only
-#   bench/run.sh --only ROW,ROW     some rows: gen run day backfill backfill1 floor aws gen100 run100 floor100 lambdas
+#   bench/run.sh --only ROW,ROW     some rows: gen run day backfill backfill1 floor twice aws gen100 run100 floor100 twice100 lambdas
 #   bench/run.sh --lambdas          build the Lambda bootstraps (infra/build.sh) when not built
 #
 # Builds the workspace (cargo build --release --workspace) into
@@ -50,8 +50,8 @@ runs_big=""
 quick=0
 lambdas=0
 only=""
-all_rows="gen run day backfill backfill1 floor aws gen100 run100 floor100 lambdas"
-default_rows="gen run day backfill backfill1 floor aws lambdas"
+all_rows="gen run day backfill backfill1 floor twice aws gen100 run100 floor100 twice100 lambdas"
+default_rows="gen run day backfill backfill1 floor twice aws lambdas"
 while (($#)); do
     case "$1" in
     --quick) quick=1 ;;
@@ -79,7 +79,7 @@ for n in "$runs" "$runs_big"; do
     [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "bench: runs must be a positive number, not $n" >&2; exit 2; }
 done
 want() { [[ " $rows " == *" $1 "* ]]; }
-wants_big() { want gen100 || want run100 || want floor100; }
+wants_big() { want gen100 || want run100 || want floor100 || want twice100; }
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 target="${CARGO_TARGET_DIR:-/var/tmp/ovom-target}"
@@ -201,9 +201,12 @@ SELECT * FROM read_json('$1/log_data/*/*/*/*.json',
 EOF
 }
 
-floor() {  # ID DATA RUNS
+floor() {  # ID DATA RUNS [twice]: with "twice", the rows are then copied into a second table
     local id="$1" data="$2" n="$3" db="$wh/$1.duckdb"
     floor_sql "$data" >"$bench/$id.sql"
+    # The least any design keeping two copies of the tests does (ovom keeps
+    # the staged tests and the fact): the same rows written again.
+    [[ "${4:-}" != twice ]] || echo "CREATE TABLE t2 AS SELECT * FROM t;" >>"$bench/$id.sql"
     measure "$id" "$n" "$(fresh "$db")" -- "$duckdb" -no-init -bail -batch "$db" -f "$bench/$id.sql"
     "$duckdb" -no-init -batch -noheader -list -readonly "$db" -c "SELECT count(*) FROM t" >"$out/$id.lines"
 }
@@ -215,6 +218,9 @@ run_lines() {  # ID WAREHOUSE: the log_data lines ovom's stage read
 
 if want floor; then
     floor floor "$small" "$runs"
+fi
+if want twice; then
+    floor twice "$small" "$runs" twice
 fi
 if want gen; then
     measure gen "$runs" "$(fresh "$bench/gen-default")" -- "$ovom" generate --out "$bench/gen-default"
@@ -280,7 +286,7 @@ if want gen100; then
         echo "${BIG_ARGS[*]}" >"$big/.complete"
     fi
 fi
-if want floor100 || want run100; then
+if want floor100 || want run100 || want twice100; then
     if [[ ! -f "$big/.complete" || "$(cat "$big/.complete")" != "${BIG_ARGS[*]}" ]]; then
         say "generating the 100x data set into $big (once; it is kept)"
         rm -rf "$big"
@@ -294,6 +300,10 @@ fi
 if want floor100; then
     floor floor100 "$big" "$runs_big"
     rm -rf "$wh"/floor100.duckdb*
+fi
+if want twice100; then
+    floor twice100 "$big" "$runs_big" twice
+    rm -rf "$wh"/twice100.duckdb*
 fi
 if want run100; then
     db="$wh/run100.duckdb"
