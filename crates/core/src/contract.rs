@@ -59,7 +59,7 @@ const fn field(name: &'static str, kind: Kind) -> Field {
 /// The fields of a `patient_data` record, in the contract's order: the one
 /// list the parser, the staging and dimension DDL (`{{contract:patient_data}}`)
 /// and Redshift's COPY layout are made from.
-pub const PATIENT_FIELDS: &[Field] = &[
+pub const PATIENT_FIELDS: &[Field; 9] = &[
     field("patient_id", Kind::Int64),
     field("first_name", Kind::Text(256)),
     field("last_name", Kind::Text(256)),
@@ -73,7 +73,7 @@ pub const PATIENT_FIELDS: &[Field] = &[
 
 /// The fields of a `log_data` record, in the contract's order (see
 /// [`PATIENT_FIELDS`]).
-pub const TEST_FIELDS: &[Field] = &[
+pub const TEST_FIELDS: &[Field; 17] = &[
     field("test_id", Kind::Text(64)),
     field("patient_id", Kind::Int64),
     field("doc_id", Kind::Int64),
